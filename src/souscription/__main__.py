@@ -1,0 +1,3 @@
+from souscription.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,60 @@
+"""The JSON API, version 1, mounted under `/api/v1`. Each context adds its own router here."""
+
+from __future__ import annotations
+
+import structlog
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, ValidationError
+
+from souscription.identity.api import router as identity_router
+from souscription.kernel.errors import DomainError, NotFound, Problem
+from souscription.platform.api import router as platform_router
+from souscription.platform.problems import problems_body, problems_from_validation, status_for
+
+log = structlog.get_logger(__name__)
+
+api = NinjaAPI(
+    title="Souscription API",
+    version="1",
+    description=(
+        "API de la plateforme de souscription. Toute erreur suit un seul modèle : "
+        '`{"errors": [{"code": "...", "message": "...", "field": "..."}]}` : '
+        "`code` est stable pour les machines, `message` est en français pour les personnes, "
+        "`field` désigne le champ fautif."
+    ),
+    urls_namespace="api-v1",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+api.add_router("/", platform_router)
+api.add_router("/", identity_router)
+
+
+@api.exception_handler(DomainError)
+def _domain_error(request: HttpRequest, error: DomainError) -> HttpResponse:
+    return api.create_response(request, problems_body(error.problems), status=status_for(error))
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request: HttpRequest, error: ValidationError) -> HttpResponse:
+    return api.create_response(request, problems_body(problems_from_validation(error.errors)), status=422)
+
+
+@api.exception_handler(AuthenticationError)
+def _authentication_error(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
+    problem = Problem("not_authenticated", "Connectez-vous pour accéder à cette ressource.")
+    return api.create_response(request, problems_body([problem]), status=401)
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, error: Http404) -> HttpResponse:
+    return api.create_response(request, problems_body(NotFound().problems), status=404)
+
+
+@api.exception_handler(Exception)
+def _unexpected(request: HttpRequest, error: Exception) -> HttpResponse:
+    # The cause goes to the logs with the request id; the client gets no internals.
+    log.exception("api.unexpected_error", error_type=type(error).__name__)
+    problem = Problem("internal_error", "Une erreur inattendue est survenue. Réessayez ou contactez le support.")
+    return api.create_response(request, problems_body([problem]), status=500)

@@ -1,0 +1,26 @@
+"""Identity and contact data, owned by customer service (seed 004): nom, prénom, mail, téléphone, disponibilité."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Customer(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    first_name = models.CharField(_("prénom"), max_length=100)
+    last_name = models.CharField(_("nom"), max_length=100)
+    email = models.EmailField(_("e-mail"), unique=True)
+    phone = models.CharField(_("téléphone"), max_length=32, blank=True)
+    availability = models.CharField(_("disponibilité"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("client")
+        ordering = ("last_name", "first_name")
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}"

@@ -1,0 +1,56 @@
+"""Accounts of the platform (platform database). Staff carry a role; portal customers (later) carry none."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from souscription.identity.domain import Role
+
+ROLE_CHOICES = [(role.value, role.label) for role in Role]
+
+
+class UserManager(BaseUserManager["User"]):
+    def create_user(self, email: str, password: str | None = None, **fields: Any) -> User:
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields: Any) -> User:
+        fields.setdefault("role", Role.IT_MANAGER.value)
+        return self.create_user(email, password, is_staff=True, is_superuser=True, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    email = models.EmailField(_("adresse e-mail"), unique=True)
+    first_name = models.CharField(_("prénom"), max_length=150, blank=True)
+    last_name = models.CharField(_("nom"), max_length=150, blank=True)
+    role = models.CharField(_("rôle"), max_length=32, choices=ROLE_CHOICES, blank=True)
+    is_active = models.BooleanField(_("actif"), default=True)
+    is_staff = models.BooleanField(_("accès administration"), default=False)
+    date_joined = models.DateTimeField(_("créé le"), default=timezone.now)
+
+    objects: ClassVar[UserManager] = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+
+    class Meta:
+        verbose_name = _("utilisateur")
+        verbose_name_plural = _("utilisateurs")
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def staff_role(self) -> Role | None:
+        return Role(self.role) if self.role else None
+
+    def get_full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip() or self.email

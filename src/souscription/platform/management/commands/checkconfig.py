@@ -1,0 +1,56 @@
+"""`souscription checkconfig`: the effective configuration (secrets masked) and whether each database answers."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import CommandError, CommandParser
+
+from souscription.platform.commands import PlatformCommand
+from souscription.platform.health import readiness_checks
+from souscription.settings.environment import SETTINGS
+
+_SECRET_WORDS = ("SECRET", "KEY", "PASSWORD", "TOKEN")
+
+
+class Command(PlatformCommand):
+    help = "Affiche chaque réglage (valeur, source) et vérifie les bases ; code de sortie 1 si une vérification échoue."
+    examples = "  souscription checkconfig\n  souscription checkconfig --format json | jq '.settings'"
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--format", choices=("text", "json"), default="text")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        rows = [
+            {"variable": s.env, "value": _shown(s.env, os.environ.get(s.env, s.default)),
+             "source": "environnement" if os.environ.get(s.env) else "défaut"}
+            for s in SETTINGS
+        ]
+        checks = [c.as_dict() for c in readiness_checks() if c.name.startswith("database:")]
+        if options["format"] == "json":
+            body = {"profile": settings.SOUSCRIPTION.profile.value, "settings": rows, "checks": checks}
+            self.stdout.write(json.dumps(body, ensure_ascii=False, indent=2))
+        else:
+            self.stdout.write(f"Profil : {settings.SOUSCRIPTION.profile.value}")
+            for row in rows:
+                self.stdout.write(f"  {row['variable']:<42} {row['value'] or '(calculé)'}  [{row['source']}]")
+            for check in checks:
+                self.stdout.write(f"  {'OK ' if check['ok'] else 'KO '} {check['name']:<28} {check['detail']}")
+        if not all(check["ok"] for check in checks):
+            raise CommandError("Une base au moins n'est pas prête (voir ci-dessus).")
+
+
+def _shown(name: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if any(word in name for word in _SECRET_WORDS):
+        return "********"
+    if "DATABASE_URL" in name and "@" in value:
+        scheme, _, rest = value.partition("://")
+        credentials, _, host = rest.rpartition("@")
+        user = credentials.split(":")[0]
+        return f"{scheme}://{user}:****@{host}" if ":" in credentials else value
+    return value

@@ -1,0 +1,44 @@
+"""`souscription serve`: portal, back office and API in one process (waitress), plus the workflow runtime."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import CommandParser
+from waitress import serve
+
+from souscription.platform import workflows
+from souscription.platform.commands import PlatformCommand
+from souscription.wsgi import application
+
+
+class Command(PlatformCommand):
+    help = "Sert le portail, le back-office et l'API ; en mode embarqué, exécute aussi les workflows."
+    examples = (
+        "  souscription serve\n"
+        "  souscription serve --port 8080\n"
+        "  SOUSCRIPTION_PROFILE=production souscription serve --no-workflows   # workflows dans les workers"
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        env = settings.SOUSCRIPTION
+        parser.add_argument("--host", default=env.host, help=f"Adresse d'écoute (défaut : {env.host}).")
+        parser.add_argument("--port", type=int, default=env.port, help=f"Port (défaut : {env.port}).")
+        parser.add_argument("--threads", type=int, default=env.web_threads, help="Fils de traitement des requêtes.")
+        parser.add_argument(
+            "--no-workflows", action="store_true",
+            help="Ne pas exécuter les workflows dans ce processus (production, avec des workers séparés).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not options["no_workflows"]:
+            workflows.launch(settings.SOUSCRIPTION)
+        host, port = options["host"], options["port"]
+        shown_host = f"[{host}]" if ":" in host else host
+        self.progress_console.print(f"Souscription est prête : http://{shown_host}:{port}/  (Ctrl+C pour arrêter)")
+        self.progress_console.print(f"API : http://{shown_host}:{port}/api/v1/docs")
+        try:
+            serve(application, host=host, port=port, threads=options["threads"], ident="souscription")
+        finally:
+            workflows.shutdown()

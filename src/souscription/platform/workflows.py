@@ -1,0 +1,97 @@
+"""The durable workflow runtime (DBOS Transact), configured from the platform's settings.
+
+Embedded mode: `souscription serve` launches it in-process on a SQLite system database. Production:
+`souscription worker` processes launch it on PostgreSQL, each under a stable executor id, so a restarted
+worker recovers exactly the workflows it had in flight. Workflows of every context are registered by
+importing each app's `workflows` module before launch (DBOS needs its decorators applied first).
+
+The application version is pinned to the package version: DBOS only recovers workflows recorded under the
+running version, and its default (a hash of the workflow source) would orphan in-flight dossiers on any
+code change. Bump the package version when a workflow's sequence of steps changes incompatibly.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import structlog
+from dbos import DBOS, DBOSConfig
+from django.db import connections
+from django.utils.module_loading import autodiscover_modules
+
+from souscription import __version__
+from souscription.settings.environment import Environment
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+log = structlog.get_logger(__name__)
+_lock = threading.Lock()
+_state: dict[str, Any] = {"launched": False, "executor_id": None, "url": None}
+
+
+def dbos_config(env: Environment, *, executor_id: str | None = None) -> DBOSConfig:
+    return {
+        "name": "souscription",
+        "system_database_url": env.workflow_database_url,
+        "executor_id": executor_id or env.executor_id,
+        "application_version": __version__,
+        "log_level": env.log_level,
+    }
+
+
+def launch(env: Environment, *, executor_id: str | None = None) -> None:
+    """Register every context's workflows, then start DBOS; it recovers this executor's pending workflows."""
+    with _lock:
+        if _state["launched"]:
+            return
+        autodiscover_modules("workflows")
+        config = dbos_config(env, executor_id=executor_id)
+        DBOS(config=config)
+        DBOS.launch()
+        _state.update(launched=True, executor_id=config["executor_id"], url=_redacted(env.workflow_database_url))
+    log.info("workflows.launched", executor_id=config["executor_id"], version=__version__)
+
+
+def shutdown() -> None:
+    """Stop DBOS (tests, clean process exit). Pending workflows stay recorded and are recovered at next launch."""
+    with _lock:
+        if not _state["launched"]:
+            return
+        DBOS.destroy(destroy_registry=False)
+        _state.update(launched=False, executor_id=None, url=None)
+
+
+def is_running() -> bool:
+    return bool(_state["launched"])
+
+
+def describe() -> str:
+    if not _state["launched"]:
+        return "non démarré (souscription serve ou souscription worker le démarre)"
+    return f"exécuteur {_state['executor_id']} sur {_state['url']}"
+
+
+def releases_connections(function: Callable[P, R]) -> Callable[P, R]:
+    """Close this thread's Django connections after a step: DBOS runs steps in its own threads, which
+    Django's request cycle never cleans, so without this every worker thread would pin a connection."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        finally:
+            for connection in connections.all(initialized_only=True):
+                connection.close()
+
+    return wrapper
+
+
+def _redacted(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    if "@" not in rest:
+        return url
+    return f"{scheme}://***@{rest.rpartition('@')[2]}"

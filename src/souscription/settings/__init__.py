@@ -1,0 +1,139 @@
+"""Django settings, built from the environment (see `environment.SETTINGS` for every variable)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+
+from souscription.platform.logging import logging_config
+from souscription.settings.environment import embedded_secret_key, read_environment
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+ENV = read_environment(os.environ, base_dir=Path.cwd())
+
+SECRET_KEY = ENV.secret_key or embedded_secret_key(ENV.data_dir)
+DEBUG = ENV.debug
+ALLOWED_HOSTS = list(ENV.allowed_hosts)
+CSRF_TRUSTED_ORIGINS = list(ENV.csrf_trusted_origins)
+
+INSTALLED_APPS = [
+    # First, so that its `migrate` (all databases at once) overrides Django's.
+    "souscription.platform",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "ninja",
+    "souscription.identity",
+    "souscription.customers",
+    "souscription.tickets",
+    "souscription.sales",
+    "souscription.underwriting",
+    "souscription.billing",
+    "souscription.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "souscription.platform.middleware.RequestContextMiddleware",
+]
+
+ROOT_URLCONF = "souscription.urls"
+WSGI_APPLICATION = "souscription.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "souscription.identity.context_processors.staff",
+            ],
+        },
+    },
+]
+
+
+def _database(url: str) -> dict[str, Any]:
+    config: dict[str, Any] = dj_database_url.parse(url, conn_max_age=0 if url.startswith("sqlite") else 60)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # WAL lets readers run beside the writer; synchronous=FULL because a committed dossier must survive a
+        # power cut; IMMEDIATE takes the write lock at BEGIN so concurrent writers wait instead of failing.
+        config["OPTIONS"] = {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    else:
+        config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
+DATABASES = {alias: _database(url) for alias, url in ENV.database_urls.items()}
+DATABASE_ROUTERS = ["souscription.platform.databases.DepartmentRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "identity.User"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:login"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = ENV.secure_cookies
+CSRF_COOKIE_SECURE = ENV.secure_cookies
+SESSION_COOKIE_AGE = 8 * 3600
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if ENV.is_production:
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LANGUAGE_CODE = "fr"
+LANGUAGES = [("fr", "Français")]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = "Europe/Paris"
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = ENV.data_dir / "static"
+# Embedded mode serves static files straight from the apps (no collectstatic step for a newcomer).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+NINJA_PAGINATION_PER_PAGE = 50
+
+LOGGING = logging_config(level=ENV.log_level, json=ENV.log_format == "json")
+
+SOUSCRIPTION = ENV

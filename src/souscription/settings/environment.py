@@ -1,0 +1,249 @@
+"""Every setting of the platform, read from the environment, validated in one place.
+
+`SETTINGS` is the single list: the README's configuration table, `souscription checkconfig` and the
+parser all come from it. `read_environment` never touches Django, so it is tested as plain code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+EMBEDDED_SECRET_KEY_FILE = "secret_key"
+DEPARTMENT_DATABASES = ("customer_service", "sales", "legal", "billing")
+"""Aliases of the department databases (seed 004); the platform's own is Django's `default`."""
+
+
+class Profile(StrEnum):
+    EMBEDDED = "embedded"
+    PRODUCTION = "production"
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    default: str | None
+    help: str
+    required_in_production: bool = False
+
+
+def _db_setting(alias: str, label: str) -> Setting:
+    env = "SOUSCRIPTION_DATABASE_URL" if alias == "default" else f"SOUSCRIPTION_{alias.upper()}_DATABASE_URL"
+    return Setting(
+        env,
+        None,
+        f"URL of the {label} database (embedded: SQLite file `<data dir>/{alias}.sqlite3`).",
+        required_in_production=True,
+    )
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("SOUSCRIPTION_PROFILE", "embedded", "`embedded` (SQLite, embedded connectors) or `production`."),
+    Setting(
+        "SOUSCRIPTION_SECRET_KEY",
+        None,
+        "Django secret key (sessions, CSRF). Embedded: generated once into `<data dir>/secret_key`.",
+        required_in_production=True,
+    ),
+    Setting("SOUSCRIPTION_DATA_DIR", "var", "Folder of the embedded SQLite files, the secret key and logs."),
+    Setting("SOUSCRIPTION_DEBUG", "false", "Django debug pages. Refused in production."),
+    Setting(
+        "SOUSCRIPTION_ALLOWED_HOSTS",
+        "localhost,127.0.0.1,[::1]",
+        "Comma-separated host names the web server answers to.",
+        required_in_production=True,
+    ),
+    Setting("SOUSCRIPTION_CSRF_TRUSTED_ORIGINS", "", "Comma-separated origins (https://…) trusted for forms."),
+    _db_setting("default", "platform"),
+    _db_setting("customer_service", "customer service"),
+    _db_setting("sales", "sales"),
+    _db_setting("legal", "legal"),
+    _db_setting("billing", "billing"),
+    Setting(
+        "SOUSCRIPTION_WORKFLOW_DATABASE_URL",
+        None,
+        "DBOS system database (workflow state). Embedded: `<data dir>/workflows.sqlite3`; "
+        "production: defaults to the platform database.",
+    ),
+    Setting(
+        "SOUSCRIPTION_EXECUTOR_ID",
+        "embedded",
+        "Stable id of this worker process: a restarted worker with the same id resumes its workflows.",
+    ),
+    Setting("SOUSCRIPTION_HOST", "127.0.0.1", "Address `souscription serve` listens on."),
+    Setting("SOUSCRIPTION_PORT", "8000", "Port `souscription serve` listens on."),
+    Setting("SOUSCRIPTION_WEB_THREADS", "8", "Request threads of `souscription serve`."),
+    Setting("SOUSCRIPTION_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR."),
+    Setting("SOUSCRIPTION_LOG_FORMAT", "console", "`console` (readable) or `json` (one object per line)."),
+    Setting(
+        "SOUSCRIPTION_SECURE_COOKIES",
+        "false",
+        "Send session and CSRF cookies over HTTPS only (always on in production).",
+    ),
+)
+
+_BY_ENV = {setting.env: setting for setting in SETTINGS}
+_EMBEDDED_SECRET_PREFIX = "embedded-"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigurationError(Exception):
+    """The environment cannot run the platform. Lists every wrong setting, each with its variable and fix."""
+
+    code = "configuration_error"
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("Configuration refusée :\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class Environment:
+    profile: Profile
+    secret_key: str | None
+    data_dir: Path
+    debug: bool
+    allowed_hosts: tuple[str, ...]
+    csrf_trusted_origins: tuple[str, ...]
+    database_urls: Mapping[str, str]
+    workflow_database_url: str
+    executor_id: str
+    host: str
+    port: int
+    web_threads: int
+    log_level: str
+    log_format: str
+    secure_cookies: bool
+
+    @property
+    def is_production(self) -> bool:
+        return self.profile is Profile.PRODUCTION
+
+
+def read_environment(env: Mapping[str, str], *, base_dir: Path) -> Environment:
+    """Read and check every setting; raise `ConfigurationError` listing all the problems at once."""
+    problems: list[str] = []
+
+    def raw(name: str) -> str | None:
+        value = env.get(name)
+        return value if value not in (None, "") else _BY_ENV[name].default
+
+    profile = _parse_profile(raw("SOUSCRIPTION_PROFILE") or "", problems)
+    production = profile is Profile.PRODUCTION
+    data_dir = Path(raw("SOUSCRIPTION_DATA_DIR") or "var")
+    if not data_dir.is_absolute():
+        data_dir = base_dir / data_dir
+
+    if production:
+        for setting in SETTINGS:
+            if setting.required_in_production and not env.get(setting.env):
+                problems.append(f"{setting.env} est obligatoire en production : {setting.help}")
+
+    secret_key = raw("SOUSCRIPTION_SECRET_KEY")
+    if production and secret_key and (secret_key.startswith(_EMBEDDED_SECRET_PREFIX) or len(secret_key) < 50):
+        problems.append(
+            "SOUSCRIPTION_SECRET_KEY est une clé par défaut ou trop courte : "
+            "fournissez au moins 50 caractères aléatoires (python -c 'import secrets; print(secrets.token_urlsafe(64))')."
+        )
+
+    debug = _parse_bool("SOUSCRIPTION_DEBUG", raw("SOUSCRIPTION_DEBUG"), problems)
+    if production and debug:
+        problems.append("SOUSCRIPTION_DEBUG doit être false en production : les pages de debug exposent des données.")
+
+    database_urls = {
+        alias: env.get(_db_setting(alias, alias).env) or f"sqlite:///{data_dir / f'{alias}.sqlite3'}"
+        for alias in ("default", *DEPARTMENT_DATABASES)
+    }
+    if production:
+        for alias, url in database_urls.items():
+            if url.startswith("sqlite"):
+                problems.append(
+                    f"{_db_setting(alias, alias).env} pointe vers SQLite : la production exige PostgreSQL "
+                    "(postgresql://utilisateur@hôte:5432/base)."
+                )
+        if len(set(database_urls.values())) < len(database_urls):
+            problems.append(
+                "Les bases des départements doivent être distinctes (seed 004) : "
+                "donnez une URL différente à chaque SOUSCRIPTION_*_DATABASE_URL."
+            )
+    workflow_url = env.get("SOUSCRIPTION_WORKFLOW_DATABASE_URL") or (
+        database_urls["default"] if production else f"sqlite:///{data_dir / 'workflows.sqlite3'}"
+    )
+
+    log_level = (raw("SOUSCRIPTION_LOG_LEVEL") or "INFO").upper()
+    if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        problems.append(f"SOUSCRIPTION_LOG_LEVEL « {log_level} » inconnu : DEBUG, INFO, WARNING ou ERROR.")
+    log_format = (raw("SOUSCRIPTION_LOG_FORMAT") or "console").lower()
+    if log_format not in {"console", "json"}:
+        problems.append(f"SOUSCRIPTION_LOG_FORMAT « {log_format} » inconnu : console ou json.")
+
+    result = Environment(
+        profile=profile,
+        secret_key=secret_key,
+        data_dir=data_dir,
+        debug=debug,
+        allowed_hosts=_split(raw("SOUSCRIPTION_ALLOWED_HOSTS")),
+        csrf_trusted_origins=_split(raw("SOUSCRIPTION_CSRF_TRUSTED_ORIGINS")),
+        database_urls=database_urls,
+        workflow_database_url=workflow_url,
+        executor_id=raw("SOUSCRIPTION_EXECUTOR_ID") or "embedded",
+        host=raw("SOUSCRIPTION_HOST") or "127.0.0.1",
+        port=_parse_int("SOUSCRIPTION_PORT", raw("SOUSCRIPTION_PORT"), problems, low=1, high=65535),
+        web_threads=_parse_int("SOUSCRIPTION_WEB_THREADS", raw("SOUSCRIPTION_WEB_THREADS"), problems, low=1, high=256),
+        log_level=log_level,
+        log_format=log_format,
+        secure_cookies=production
+        or _parse_bool("SOUSCRIPTION_SECURE_COOKIES", raw("SOUSCRIPTION_SECURE_COOKIES"), problems),
+    )
+    if problems:
+        raise ConfigurationError(problems)
+    return result
+
+
+def embedded_secret_key(data_dir: Path) -> str:
+    """Embedded mode only: a random key created once in the data folder, so sessions survive restarts."""
+    import secrets
+
+    path = data_dir / EMBEDDED_SECRET_KEY_FILE
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = _EMBEDDED_SECRET_PREFIX + secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def _parse_profile(value: str, problems: list[str]) -> Profile:
+    try:
+        return Profile(value.lower())
+    except ValueError:
+        problems.append(f"SOUSCRIPTION_PROFILE « {value} » inconnu : embedded ou production.")
+        return Profile.EMBEDDED
+
+
+def _parse_bool(name: str, value: str | None, problems: list[str]) -> bool:
+    lowered = (value or "").lower()
+    if lowered in _TRUE:
+        return True
+    if lowered not in _FALSE:
+        problems.append(f"{name} « {value} » n'est pas un booléen : true ou false.")
+    return False
+
+
+def _parse_int(name: str, value: str | None, problems: list[str], *, low: int, high: int) -> int:
+    try:
+        number = int(value or "")
+    except ValueError:
+        problems.append(f"{name} « {value} » n'est pas un nombre entier.")
+        return low
+    if not low <= number <= high:
+        problems.append(f"{name} = {number} hors limites : entre {low} et {high}.")
+    return number
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
