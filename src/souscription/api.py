@@ -5,7 +5,7 @@ from __future__ import annotations
 import structlog
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, ValidationError
+from ninja.errors import HttpError, ValidationError
 
 from souscription.identity.api import router as identity_router
 from souscription.kernel.errors import DomainError, NotFound, Problem
@@ -41,10 +41,19 @@ def _validation_error(request: HttpRequest, error: ValidationError) -> HttpRespo
     return api.create_response(request, problems_body(problems_from_validation(error.errors)), status=422)
 
 
-@api.exception_handler(AuthenticationError)
-def _authentication_error(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
-    problem = Problem("not_authenticated", "Connectez-vous pour accéder à cette ressource.")
-    return api.create_response(request, problems_body([problem]), status=401)
+_HTTP_PROBLEMS = {
+    400: Problem("invalid_body", "La requête est mal formée : envoyez un objet JSON valide."),
+    401: Problem("not_authenticated", "Connectez-vous pour accéder à cette ressource."),
+    403: Problem("permission_denied", "Votre rôle ne vous permet pas cette action."),
+    405: Problem("method_not_allowed", "Cette méthode n'est pas acceptée sur cette ressource."),
+    429: Problem("too_many_requests", "Trop de requêtes : réessayez plus tard."),
+}
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
+    problem = _HTTP_PROBLEMS.get(error.status_code, Problem("http_error", "La requête n'a pas pu être traitée."))
+    return api.create_response(request, problems_body([problem]), status=error.status_code)
 
 
 @api.exception_handler(Http404)

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "souscription.settings")
     from django.core.management import execute_from_command_line
 
-    from souscription.settings.environment import ConfigurationError
+    from souscription.configuration import ConfigurationError
 
     try:
         execute_from_command_line(["souscription", *args])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from souscription.platform import health
 
@@ -31,8 +31,8 @@ def live(request: HttpRequest) -> dict[str, str]:
 
 
 @router.get("/ready", response={200: ReadyOut, 503: ReadyOut}, auth=None, summary="Prêt à servir")
-def ready(request: HttpRequest) -> tuple[int, dict[str, object]]:
+def ready(request: HttpRequest) -> Status:
     checks = health.readiness_checks()
     ok = all(check.ok for check in checks)
     body = {"status": "ready" if ok else "not_ready", "checks": [check.as_dict() for check in checks]}
-    return (200 if ok else 503), body
+    return Status(200 if ok else 503, body)

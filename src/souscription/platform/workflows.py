@@ -23,7 +23,7 @@ from django.db import connections
 from django.utils.module_loading import autodiscover_modules
 
 from souscription import __version__
-from souscription.settings.environment import Environment
+from souscription.configuration import Environment
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -88,6 +88,15 @@ def releases_connections(function: Callable[P, R]) -> Callable[P, R]:
                 connection.close()
 
     return wrapper
+
+
+def step(**options: Any) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """`DBOS.step` for a step that uses the Django ORM: one local transaction, connections released after."""
+
+    def decorate(function: Callable[P, R]) -> Callable[P, R]:
+        return DBOS.step(**options)(releases_connections(function))  # type: ignore[no-any-return]
+
+    return decorate
 
 
 def _redacted(url: str) -> str:

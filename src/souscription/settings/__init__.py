@@ -9,7 +9,7 @@ from typing import Any
 import dj_database_url
 
 from souscription.platform.logging import logging_config
-from souscription.settings.environment import embedded_secret_key, read_environment
+from souscription.configuration import embedded_secret_key, read_environment
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 ENV = read_environment(os.environ, base_dir=Path.cwd())
@@ -127,8 +127,9 @@ TIME_ZONE = "Europe/Paris"
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = ENV.data_dir / "static"
-# Embedded mode serves static files straight from the apps (no collectstatic step for a newcomer).
+# Static files are served straight from the apps by WhiteNoise (no collectstatic step for a newcomer);
+# production may still collect them into the data folder for a front proxy.
+STATIC_ROOT = ENV.data_dir / "static" if ENV.is_production else None
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 

@@ -11,7 +11,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from souscription.platform.commands import PlatformCommand
 from souscription.platform.health import readiness_checks
-from souscription.settings.environment import SETTINGS
+from souscription.configuration import SETTINGS
 
 _SECRET_WORDS = ("SECRET", "KEY", "PASSWORD", "TOKEN")
 

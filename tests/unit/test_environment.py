@@ -1,0 +1,98 @@
+"""Settings come from the environment; production refuses to start on defaults, naming the setting and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from souscription.configuration import SETTINGS, ConfigurationError, Profile, read_environment
+
+BASE = Path("/srv/souscription")
+GOOD_SECRET = "s" * 64
+PRODUCTION = {
+    "SOUSCRIPTION_PROFILE": "production",
+    "SOUSCRIPTION_SECRET_KEY": GOOD_SECRET,
+    "SOUSCRIPTION_ALLOWED_HOSTS": "souscription.assureur.fr",
+    "SOUSCRIPTION_DATABASE_URL": "postgresql://app@db:5432/platform",
+    "SOUSCRIPTION_CUSTOMER_SERVICE_DATABASE_URL": "postgresql://app@db:5432/customer_service",
+    "SOUSCRIPTION_SALES_DATABASE_URL": "postgresql://app@db:5432/sales",
+    "SOUSCRIPTION_LEGAL_DATABASE_URL": "postgresql://app@legal-db:5432/legal",
+    "SOUSCRIPTION_BILLING_DATABASE_URL": "postgresql://app@db:5432/billing",
+}
+
+
+def refused(env: dict[str, str]) -> list[str]:
+    with pytest.raises(ConfigurationError) as caught:
+        read_environment(env, base_dir=BASE)
+    return caught.value.problems
+
+
+def test_embedded_is_the_default_with_one_sqlite_file_per_department() -> None:
+    env = read_environment({}, base_dir=BASE)
+    assert env.profile is Profile.EMBEDDED
+    assert env.database_urls == {
+        alias: f"sqlite:///{BASE / 'var' / f'{alias}.sqlite3'}"
+        for alias in ("default", "customer_service", "sales", "legal", "billing")
+    }
+    assert env.workflow_database_url == f"sqlite:///{BASE / 'var' / 'workflows.sqlite3'}"
+    assert env.secret_key is None  # generated into the data folder, never a constant in the code
+
+
+def test_a_complete_production_environment_is_accepted() -> None:
+    env = read_environment(PRODUCTION, base_dir=BASE)
+    assert env.is_production and env.secure_cookies
+    assert env.workflow_database_url == PRODUCTION["SOUSCRIPTION_DATABASE_URL"]
+
+
+@pytest.mark.parametrize("missing", [s.env for s in SETTINGS if s.required_in_production])
+def test_production_refuses_a_missing_setting_and_names_it(missing: str) -> None:
+    env = {k: v for k, v in PRODUCTION.items() if k != missing}
+    problems = refused(env)
+    assert any(problem.startswith(f"{missing} est obligatoire en production") for problem in problems)
+
+
+@pytest.mark.parametrize("secret", ["embedded-" + "x" * 60, "short-secret"])
+def test_production_refuses_a_default_or_short_secret_key(secret: str) -> None:
+    problems = refused({**PRODUCTION, "SOUSCRIPTION_SECRET_KEY": secret})
+    assert any("SOUSCRIPTION_SECRET_KEY" in problem and "50 caractères" in problem for problem in problems)
+
+
+def test_production_refuses_sqlite_and_shared_department_databases() -> None:
+    problems = refused(
+        {**PRODUCTION, "SOUSCRIPTION_LEGAL_DATABASE_URL": "sqlite:///legal.sqlite3",
+         "SOUSCRIPTION_SALES_DATABASE_URL": PRODUCTION["SOUSCRIPTION_BILLING_DATABASE_URL"]}
+    )
+    assert any(p.startswith("SOUSCRIPTION_LEGAL_DATABASE_URL pointe vers SQLite") for p in problems)
+    assert any("distinctes" in p for p in problems)
+
+
+def test_production_refuses_debug_pages() -> None:
+    assert any("SOUSCRIPTION_DEBUG" in p for p in refused({**PRODUCTION, "SOUSCRIPTION_DEBUG": "true"}))
+
+
+def test_every_problem_is_reported_at_once_not_one_per_restart() -> None:
+    problems = refused({"SOUSCRIPTION_PROFILE": "production", "SOUSCRIPTION_PORT": "http"})
+    required = [s for s in SETTINGS if s.required_in_production]
+    assert len(problems) >= len(required) + 1
+    assert any(p.startswith("SOUSCRIPTION_PORT") for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("SOUSCRIPTION_PROFILE", "staging"), ("SOUSCRIPTION_PORT", "70000"), ("SOUSCRIPTION_DEBUG", "peut-être"),
+     ("SOUSCRIPTION_LOG_FORMAT", "xml"), ("SOUSCRIPTION_LOG_LEVEL", "LOUD")],
+)
+def test_an_invalid_value_is_refused_with_the_variable_named(variable: str, value: str) -> None:
+    assert any(p.startswith(variable) for p in refused({variable: value}))
+
+
+def test_a_relative_data_dir_is_resolved_against_the_working_directory() -> None:
+    env = read_environment({"SOUSCRIPTION_DATA_DIR": "donnees"}, base_dir=BASE)
+    assert env.data_dir == BASE / "donnees"
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    undocumented = [s.env for s in SETTINGS if f"`{s.env}`" not in readme]
+    assert undocumented == []
