@@ -24,13 +24,14 @@ from django.utils.module_loading import autodiscover_modules
 
 from souscription import __version__
 from souscription.configuration import Environment
+from souscription.platform.executor_lock import ExecutorLock
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 log = structlog.get_logger(__name__)
 _lock = threading.Lock()
-_state: dict[str, Any] = {"launched": False, "executor_id": None, "url": None}
+_state: dict[str, Any] = {"launched": False, "executor_id": None, "url": None, "lock": None}
 
 
 def dbos_config(env: Environment, *, executor_id: str | None = None) -> DBOSConfig:
@@ -44,15 +45,29 @@ def dbos_config(env: Environment, *, executor_id: str | None = None) -> DBOSConf
 
 
 def launch(env: Environment, *, executor_id: str | None = None) -> None:
-    """Register every context's workflows, then start DBOS; it recovers this executor's pending workflows."""
+    """Register every context's workflows, then start DBOS; it recovers this executor's pending workflows.
+
+    Raises `ExecutorAlreadyRunning` when another live process holds the same executor id."""
     with _lock:
         if _state["launched"]:
             return
         autodiscover_modules("workflows")
         config = dbos_config(env, executor_id=executor_id)
-        DBOS(config=config)
-        DBOS.launch()
-        _state.update(launched=True, executor_id=config["executor_id"], url=_redacted(env.workflow_database_url))
+        executor_lock = ExecutorLock(
+            executor_id=str(config["executor_id"]), workflow_database_url=env.workflow_database_url,
+            data_dir=env.data_dir,
+        )
+        executor_lock.acquire()
+        try:
+            DBOS(config=config)
+            DBOS.launch()
+        except BaseException:
+            executor_lock.release()
+            raise
+        _state.update(
+            launched=True, executor_id=config["executor_id"], url=_redacted(env.workflow_database_url),
+            lock=executor_lock,
+        )
     log.info("workflows.launched", executor_id=config["executor_id"], version=__version__)
 
 
@@ -61,8 +76,9 @@ def shutdown() -> None:
     with _lock:
         if not _state["launched"]:
             return
-        DBOS.destroy(destroy_registry=False)
-        _state.update(launched=False, executor_id=None, url=None)
+        DBOS.destroy(destroy_registry=False, workflow_completion_timeout_sec=5)
+        _state["lock"].release()
+        _state.update(launched=False, executor_id=None, url=None, lock=None)
 
 
 def is_running() -> bool:

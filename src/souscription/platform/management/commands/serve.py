@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import CommandParser
+from django.core.management.base import CommandError, CommandParser
 from waitress import serve
 
 from souscription.platform import workflows
 from souscription.platform.commands import PlatformCommand
+from souscription.platform.executor_lock import ExecutorAlreadyRunning
 from souscription.wsgi import application
 
 
@@ -33,7 +34,10 @@ class Command(PlatformCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not options["no_workflows"]:
-            workflows.launch(settings.SOUSCRIPTION)
+            try:
+                workflows.launch(settings.SOUSCRIPTION)
+            except ExecutorAlreadyRunning as error:
+                raise CommandError(str(error)) from None
         host, port = options["host"], options["port"]
         shown_host = f"[{host}]" if ":" in host else host
         self.progress_console.print(f"Souscription est prête : http://{shown_host}:{port}/  (Ctrl+C pour arrêter)")

@@ -11,6 +11,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from souscription.platform import workflows
 from souscription.platform.commands import PlatformCommand
+from souscription.platform.executor_lock import ExecutorAlreadyRunning
 
 
 class Command(PlatformCommand):
@@ -38,7 +39,10 @@ class Command(PlatformCommand):
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-        workflows.launch(env, executor_id=executor_id)
+        try:
+            workflows.launch(env, executor_id=executor_id)
+        except ExecutorAlreadyRunning as error:
+            raise CommandError(str(error)) from None
         self.progress_console.print(f"Worker « {executor_id} » démarré : {workflows.describe()}")
         try:
             stop.wait()
