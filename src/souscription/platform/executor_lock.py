@@ -63,12 +63,30 @@ class ExecutorLock:
         import psycopg
 
         url = self._url.replace("postgresql+psycopg://", "postgresql://")
+        _ensure_database(url)
         connection = psycopg.connect(url, autocommit=True, application_name=f"souscription-{self.executor_id}")
         row = connection.execute("SELECT pg_try_advisory_lock(%s)", (_lock_key(self.executor_id),)).fetchone()
         if not row or not row[0]:
             connection.close()
             raise ExecutorAlreadyRunning(self.executor_id)
         return connection
+
+
+def _ensure_database(url: str) -> None:
+    """Create the workflow database if missing, as DBOS would at launch: the lock must live in it, and it
+    must be taken before launch."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(url)
+    name = str(params.get("dbname") or "")
+    if not name:
+        return
+    with psycopg.connect(make_conninfo(**{**params, "dbname": "postgres"}), autocommit=True) as maintenance:
+        exists = maintenance.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            maintenance.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def _lock_key(executor_id: str) -> int:
