@@ -77,8 +77,12 @@ def _find_python_311() -> str:
 
 def _version(python: Path) -> tuple[int, int] | None:
     try:
-        out = subprocess.run([str(python), "-c", "import sys; print(*sys.version_info[:2])"],
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(  # noqa: S603 - a local interpreter found on PATH, no shell
+            [str(python), "-c", "import sys; print(*sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
     major, minor = out.split()
@@ -86,7 +90,7 @@ def _version(python: Path) -> tuple[int, int] | None:
 
 
 def call(command: list[str], *, check: bool = True) -> int:
-    code = subprocess.call(command)
+    code = subprocess.call(command)  # noqa: S603 - our own interpreter and commands, no shell
     if check and code != 0:
         sys.exit(f"Échec ({code}) : {' '.join(command)}")
     return code

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-EMBEDDED_SECRET_KEY_FILE = "secret_key"
+EMBEDDED_SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 DEPARTMENT_DATABASES = ("customer_service", "sales", "legal", "billing")
 """Aliases of the department databases (seed 004); the platform's own is Django's `default`."""
 
@@ -85,7 +85,7 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _BY_ENV = {setting.env: setting for setting in SETTINGS}
-_EMBEDDED_SECRET_PREFIX = "embedded-"
+_EMBEDDED_SECRET_PREFIX = "embedded-"  # noqa: S105 - marks generated keys so production refuses them
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -146,7 +146,8 @@ def read_environment(env: Mapping[str, str], *, base_dir: Path) -> Environment:
     if production and secret_key and (secret_key.startswith(_EMBEDDED_SECRET_PREFIX) or len(secret_key) < 50):
         problems.append(
             "SOUSCRIPTION_SECRET_KEY est une clé par défaut ou trop courte : "
-            "fournissez au moins 50 caractères aléatoires (python -c 'import secrets; print(secrets.token_urlsafe(64))')."
+            "fournissez au moins 50 caractères aléatoires "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(64))')."
         )
 
     debug = _parse_bool("SOUSCRIPTION_DEBUG", raw("SOUSCRIPTION_DEBUG"), problems)

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 
 from souscription.billing import services as billing
 from souscription.customers import services as customers
@@ -20,12 +21,45 @@ from souscription.sales import services as sales
 from souscription.tickets import services as tickets
 from souscription.underwriting import services as underwriting
 
-DEMO_PASSWORD = "Parapluie-Tulipe-2026"
+DEMO_PASSWORD = "Parapluie-Tulipe-2026"  # noqa: S105 - public demo password; `demo` is refused in production
 DEMO_DOMAIN = "demo.souscription.test"
 _NAMESPACE = uuid.UUID("5f0c8a54-1d7e-4a53-9a0e-3c2d6f1b7e21")
-_FIRST_NAMES = ("Camille", "Léa", "Hugo", "Chloé", "Louis", "Inès", "Jules", "Manon", "Nathan", "Sarah", "Yanis", "Zoé")
-_LAST_NAMES = ("Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau")
-_PROFESSIONS = ("Infirmière", "Artisan", "Enseignant", "Agriculteur", "Commerçante", "Cadre", "Chauffeur", "Retraitée")
+_FIRST_NAMES = (
+    "Camille",
+    "Léa",
+    "Hugo",
+    "Chloé",
+    "Louis",
+    "Inès",
+    "Jules",
+    "Manon",
+    "Nathan",
+    "Sarah",
+    "Yanis",
+    "Zoé",
+)
+_LAST_NAMES = (
+    "Martin",
+    "Bernard",
+    "Dubois",
+    "Thomas",
+    "Robert",
+    "Richard",
+    "Petit",
+    "Durand",
+    "Leroy",
+    "Moreau",
+)
+_PROFESSIONS = (
+    "Infirmière",
+    "Artisan",
+    "Enseignant",
+    "Agriculteur",
+    "Commerçante",
+    "Cadre",
+    "Chauffeur",
+    "Retraitée",
+)
 _REASONS = ("Demande de devis", "Changement d'adresse", "Question sur un prélèvement", "Suivi de dossier")
 _NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -42,7 +76,7 @@ def staff_accounts() -> list[DemoAccount]:
 
 def demo_steps(*, seed: int, customers_count: int) -> Iterator[tuple[str, Callable[[], None]]]:
     """The demo as named steps (for a progress bar); each step is idempotent and touches one database."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not security
     people = [_person(rng, seed, index) for index in range(customers_count)]
     operator = {}
 
@@ -50,15 +84,20 @@ def demo_steps(*, seed: int, customers_count: int) -> Iterator[tuple[str, Callab
         for account in staff_accounts():
             first, last = account.role.label.split(" ")[0], "Démo"
             user = identity.create_staff_user(
-                email=account.email, password=DEMO_PASSWORD, role=account.role.value,
-                first_name=first, last_name=last, update=True,
+                email=account.email,
+                password=DEMO_PASSWORD,
+                role=account.role.value,
+                first_name=first,
+                last_name=last,
+                update=True,
             )
             operator[account.role] = user.pk
 
     yield "Comptes du personnel (plateforme)", staff
     for person in people:
-        yield f"Client {person['first']} {person['last']}", lambda person=person: _seed_customer(
-            person, operator, rng_seed=seed
+        yield (
+            f"Client {person['first']} {person['last']}",
+            partial(_seed_customer, person, operator, rng_seed=seed),
         )
 
 
@@ -87,27 +126,42 @@ def _seed_customer(person: dict[str, object], operator: dict[Role, int], *, rng_
     customers.register_customer(
         customer_id=customer_id,
         contact=customers.ContactDetails(
-            first_name=str(person["first"]), last_name=str(person["last"]), email=str(person["email"]),
-            phone=str(person["phone"]), availability="En semaine, 9h-18h",
+            first_name=str(person["first"]),
+            last_name=str(person["last"]),
+            email=str(person["email"]),
+            phone=str(person["phone"]),
+            availability="En semaine, 9h-18h",
         ),
     )
     tickets.log_contact(
-        ticket_id=uuid.uuid5(_NAMESPACE, f"{rng_seed}:ticket:{index}"), customer_id=customer_id,
-        channel="call" if index % 2 else "email", reason=str(person["reason"]),
-        operator_id=operator.get(Role.CUSTOMER_ADVISOR, 0), action="Demande enregistrée", at=opened,
+        ticket_id=uuid.uuid5(_NAMESPACE, f"{rng_seed}:ticket:{index}"),
+        customer_id=customer_id,
+        channel="call" if index % 2 else "email",
+        reason=str(person["reason"]),
+        operator_id=operator.get(Role.CUSTOMER_ADVISOR, 0),
+        action="Demande enregistrée",
+        at=opened,
     )
     sales.record_profile(
-        customer_id=customer_id, age_category=str(person["age"]),
-        profession=str(person["profession"]), sex=str(person["sex"]),
+        customer_id=customer_id,
+        age_category=str(person["age"]),
+        profession=str(person["profession"]),
+        sex=str(person["sex"]),
     )
     if index % 3 == 0:
         underwriting.file_investigation_report(
-            report_id=uuid.uuid5(_NAMESPACE, f"{rng_seed}:report:{index}"), customer_id=customer_id,
-            author_id=operator.get(Role.INVESTIGATOR, 0), findings="Aucune anomalie relevée.", at=opened,
+            report_id=uuid.uuid5(_NAMESPACE, f"{rng_seed}:report:{index}"),
+            customer_id=customer_id,
+            author_id=operator.get(Role.INVESTIGATOR, 0),
+            findings="Aucune anomalie relevée.",
+            at=opened,
         )
     if index % 2 == 0:
         billing.draft_invoice(
-            invoice_id=uuid.uuid5(_NAMESPACE, f"{rng_seed}:invoice:{index}"), number=f"FAC-2026-{index + 1:06d}",
-            customer_id=customer_id, amount_cents=int(str(person["amount"])),
-            drafted_by=operator.get(Role.ACCOUNTING_ASSISTANT, 0), issued_on=date(2026, 11, 1),
+            invoice_id=uuid.uuid5(_NAMESPACE, f"{rng_seed}:invoice:{index}"),
+            number=f"FAC-2026-{index + 1:06d}",
+            customer_id=customer_id,
+            amount_cents=int(str(person["amount"])),
+            drafted_by=operator.get(Role.ACCOUNTING_ASSISTANT, 0),
+            issued_on=date(2026, 11, 1),
         )

@@ -68,8 +68,11 @@ def record_profile(customer_id: str) -> None:
 def file_report(customer_id: str) -> None:
     note("report")
     underwriting.file_investigation_report(
-        report_id=uuid.uuid5(uuid.UUID(customer_id), "report"), customer_id=uuid.UUID(customer_id),
-        author_id=1, findings="RAS", at=AT,
+        report_id=uuid.uuid5(uuid.UUID(customer_id), "report"),
+        customer_id=uuid.UUID(customer_id),
+        author_id=1,
+        findings="RAS",
+        at=AT,
     )
 
 
@@ -77,8 +80,12 @@ def file_report(customer_id: str) -> None:
 def draft_invoice(customer_id: str) -> None:
     note("invoice")
     billing.draft_invoice(
-        invoice_id=uuid.uuid5(uuid.UUID(customer_id), "invoice"), number=f"FAC-{customer_id[:8]}",
-        customer_id=uuid.UUID(customer_id), amount_cents=4200, drafted_by=1, issued_on=date(2026, 11, 2),
+        invoice_id=uuid.uuid5(uuid.UUID(customer_id), "invoice"),
+        number=f"FAC-{customer_id[:8]}",
+        customer_id=uuid.UUID(customer_id),
+        amount_cents=4200,
+        drafted_by=1,
+        issued_on=date(2026, 11, 2),
     )
 
 

@@ -48,24 +48,43 @@ def test_demo_data_is_reproducible_and_idempotent() -> None:
     first = snapshot()
     run("demo", "--customers", "6", "--quiet")
     assert snapshot() == first
-    assert len(first["users"]) == len(staff_accounts()) and len(first["customers"]) == 6
-    assert first["reports"] and first["invoices"]
+    assert len(first["users"]) == len(staff_accounts())
+    assert len(first["customers"]) == 6
+    assert first["reports"]
+    assert first["invoices"]
     for account in staff_accounts():
         assert account.email in out  # the demo accounts are printed on stdout
 
 
 def test_createuser_creates_an_account_with_a_role_from_stdin() -> None:
-    out, _ = run("createuser", "--email", "juriste@assureur.test", "--role", "jurist", "--password-stdin",
-                 stdin="Tournesol-Violet-88\n")
+    out, _ = run(
+        "createuser",
+        "--email",
+        "juriste@assureur.test",
+        "--role",
+        "jurist",
+        "--password-stdin",
+        stdin="Tournesol-Violet-88\n",
+    )
     assert out.strip() == "juriste@assureur.test\tjurist"
     assert User.objects.get(email="juriste@assureur.test").check_password("Tournesol-Violet-88")
 
 
 def test_createuser_names_every_wrong_field() -> None:
     with pytest.raises(CommandError) as caught:
-        run("createuser", "--email", "pas-un-email", "--role", "stagiaire", "--password-stdin", stdin="court\n")
+        run(
+            "createuser",
+            "--email",
+            "pas-un-email",
+            "--role",
+            "stagiaire",
+            "--password-stdin",
+            stdin="court\n",
+        )
     message = str(caught.value)
-    assert "email :" in message and "role :" in message and "password :" in message
+    assert "email :" in message
+    assert "role :" in message
+    assert "password :" in message
 
 
 def test_checkconfig_prints_settings_with_secrets_masked(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,11 +98,14 @@ def test_checkconfig_prints_settings_with_secrets_masked(monkeypatch: pytest.Mon
 
 
 def test_help_gives_examples() -> None:
-    result = subprocess.run([sys.executable, "-m", "souscription", "demo", "--help"],
-                            capture_output=True, text=True, check=True)
-    assert "Exemples :" in result.stdout and "souscription demo --seed" in result.stdout
+    result = subprocess.run(
+        [sys.executable, "-m", "souscription", "demo", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "Exemples :" in result.stdout
+    assert "souscription demo --seed" in result.stdout
     top = subprocess.run([sys.executable, "-m", "souscription", "--help"], capture_output=True, text=True, check=True)
-    assert "checkconfig" in top.stdout and "Exemples :" in top.stdout
+    assert "checkconfig" in top.stdout
+    assert "Exemples :" in top.stdout
 
 
 def test_production_refuses_to_start_on_defaults_and_names_the_setting(tmp_path) -> None:
@@ -91,8 +113,13 @@ def test_production_refuses_to_start_on_defaults_and_names_the_setting(tmp_path)
     for key in list(env):
         if key.startswith("SOUSCRIPTION_") and key not in {"SOUSCRIPTION_PROFILE", "SOUSCRIPTION_DATA_DIR"}:
             del env[key]
-    result = subprocess.run([sys.executable, "-m", "souscription", "checkconfig"], env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "souscription", "checkconfig"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "SOUSCRIPTION_SECRET_KEY est obligatoire en production" in result.stderr
     assert "Traceback" not in result.stderr

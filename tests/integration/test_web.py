@@ -13,14 +13,18 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(databases="__all__"
 
 def test_an_anonymous_visitor_is_sent_to_the_login_page(client: Client) -> None:
     response = client.get("/")
-    assert response.status_code == 302 and response["Location"].startswith("/connexion/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/connexion/")
 
 
 def test_the_login_page_is_french_and_accessible(client: Client) -> None:
     html = client.get("/connexion/").content.decode()
     assert '<html lang="fr">' in html
-    assert 'class="skip-link" href="#contenu"' in html and 'id="contenu"' in html
-    assert 'role="banner"' in html and "<main" in html and 'role="contentinfo"' in html
+    assert 'class="skip-link" href="#contenu"' in html
+    assert 'id="contenu"' in html
+    assert 'role="banner"' in html
+    assert "<main" in html
+    assert 'role="contentinfo"' in html
     assert '<label for="id_username">Adresse e-mail</label>' in html
     assert "/static/django_htmx/htmx-2.min.js" in html  # vendored, no CDN
 
@@ -31,7 +35,8 @@ def test_a_failed_login_keeps_the_email_typed_and_says_why_in_french(client: Cli
     html = response.content.decode()
     assert response.status_code == 200
     assert 'value="juriste@assureur.test"' in html
-    assert 'role="alert"' in html and "Saisissez" in html  # Django's French message, through gettext
+    assert 'role="alert"' in html
+    assert "Saisissez" in html
 
 
 @pytest.mark.parametrize("role", list(Role))
@@ -55,7 +60,8 @@ def test_a_department_sees_only_its_own_figures(client: Client, staff_member) ->
     client.force_login(staff_member("accountant"))
     html = client.get("/").content.decode()
     assert "Factures en brouillon" in html
-    assert "Rapports d&#x27;enquête" not in html and "Tickets ouverts" not in html
+    assert "Rapports d&#x27;enquête" not in html
+    assert "Tickets ouverts" not in html
 
 
 def test_an_account_without_a_role_gets_a_clear_403(client: Client) -> None:
@@ -63,7 +69,8 @@ def test_an_account_without_a_role_gets_a_clear_403(client: Client) -> None:
 
     client.force_login(User.objects.create_user("sans.role@assureur.test", PASSWORD))
     response = client.get("/")
-    assert response.status_code == 403 and "responsable informatique" in response.content.decode()
+    assert response.status_code == 403
+    assert "responsable informatique" in response.content.decode()
 
 
 def test_logout_ends_the_session(client: Client, staff_member) -> None:

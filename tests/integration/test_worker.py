@@ -17,8 +17,14 @@ ROOT = Path(__file__).parents[2]
 
 
 def _worker(env: dict[str, str], executor_id: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "souscription", "worker", "--executor-id", executor_id],
-                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "souscription", "worker", "--executor-id", executor_id],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_started(process: subprocess.Popen[str], timeout: float = 60) -> None:
@@ -43,7 +49,10 @@ def test_a_twin_worker_is_refused_on_postgresql_too(tmp_path: Path, postgres_ser
 
     name = f"w_{uuid.uuid4().hex[:12]}"
     try:
-        _twins_are_refused(tmp_path, {"SOUSCRIPTION_WORKFLOW_DATABASE_URL": f"{postgres_server_url.rsplit('/', 1)[0]}/{name}"})
+        _twins_are_refused(
+            tmp_path,
+            {"SOUSCRIPTION_WORKFLOW_DATABASE_URL": f"{postgres_server_url.rsplit('/', 1)[0]}/{name}"},
+        )
     finally:
         with psycopg.connect(postgres_server_url, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -55,8 +64,14 @@ def _twins_are_refused(tmp_path: Path, extra: dict[str, str]) -> None:
     first = _worker(env, "worker-1")
     try:
         _wait_started(first)
-        twin = subprocess.run([sys.executable, "-m", "souscription", "worker", "--executor-id", "worker-1"],
-                              env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+        twin = subprocess.run(
+            [sys.executable, "-m", "souscription", "worker", "--executor-id", "worker-1"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert twin.returncode != 0
         assert "« worker-1 » tourne déjà" in twin.stderr
         other = _worker(env, "worker-2")

@@ -25,9 +25,12 @@ ALIASES = ("default", "customer_service", "sales", "legal", "billing")
 def _env(tmp_path: Path, extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOUSCRIPTION_")}
     env.update(
-        SOUSCRIPTION_DATA_DIR=str(tmp_path / "data"), SOUSCRIPTION_LOG_LEVEL="WARNING",
-        RECOVERY_LOG=str(tmp_path / "steps.log"), RECOVERY_GATE=str(tmp_path / "gate"),
-        PYTHONPATH=str(ROOT), **extra,
+        SOUSCRIPTION_DATA_DIR=str(tmp_path / "data"),
+        SOUSCRIPTION_LOG_LEVEL="WARNING",
+        RECOVERY_LOG=str(tmp_path / "steps.log"),
+        RECOVERY_GATE=str(tmp_path / "gate"),
+        PYTHONPATH=str(ROOT),
+        **extra,
     )
     return env
 
@@ -51,12 +54,24 @@ def _wait_for(tmp_path: Path, event: str, process: subprocess.Popen[str], timeou
 
 def kill_and_resume(tmp_path: Path, extra_env: dict[str, str]) -> None:
     env = _env(tmp_path, extra_env)
-    subprocess.run([sys.executable, "-m", "souscription", "migrate", "-v", "0"], env=env, check=True, cwd=ROOT,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "souscription", "migrate", "-v", "0"],
+        env=env,
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=300,
+    )
     customer_id, workflow_id = str(uuid.uuid4()), f"onboard-{uuid.uuid4()}"
 
-    first = subprocess.Popen([sys.executable, str(WORKER), "start", "worker-a", workflow_id, customer_id],
-                             env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [sys.executable, str(WORKER), "start", "worker-a", workflow_id, customer_id],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     _wait_for(tmp_path, "profile:start", first)
     os.kill(first.pid, signal.SIGKILL)
     first.wait(timeout=30)
@@ -64,21 +79,42 @@ def kill_and_resume(tmp_path: Path, extra_env: dict[str, str]) -> None:
     assert [name for name, _ in _events(tmp_path)] == ["contact", "profile:start"]
 
     (tmp_path / "gate").touch()
-    second = subprocess.run([sys.executable, str(WORKER), "resume", "worker-a", workflow_id, customer_id],
-                            env=env, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    second = subprocess.run(
+        [sys.executable, str(WORKER), "resume", "worker-a", workflow_id, customer_id],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert second.returncode == 0, second.stderr
     assert second.stdout.strip().endswith("SUCCESS")
 
     events = _events(tmp_path)
     steps = Counter(name for name, _ in events)
-    assert steps == Counter({"contact": 1, "profile:start": 2, "profile:done": 1, "report": 1, "invoice": 1,
-                             "result:onboarded": 1})
+    assert steps == Counter(
+        {
+            "contact": 1,
+            "profile:start": 2,
+            "profile:done": 1,
+            "report": 1,
+            "invoice": 1,
+            "result:onboarded": 1,
+        }
+    )
     # The resumed steps ran in the new process, the completed one was not redone.
     pids = {name: pid for name, pid in events}
     assert pids["contact"] != pids["report"] == pids["invoice"] == pids["result:onboarded"]
 
-    counted = subprocess.run([sys.executable, str(WORKER), "count", customer_id], env=env, cwd=ROOT,
-                             capture_output=True, text=True, timeout=120, check=True)
+    counted = subprocess.run(
+        [sys.executable, str(WORKER), "count", customer_id],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     assert json.loads(counted.stdout) == {"customers": 1, "profiles": 1, "reports": 1, "invoices": 1}
 
 

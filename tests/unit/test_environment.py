@@ -41,7 +41,8 @@ def test_embedded_is_the_default_with_one_sqlite_file_per_department() -> None:
 
 def test_a_complete_production_environment_is_accepted() -> None:
     env = read_environment(PRODUCTION, base_dir=BASE)
-    assert env.is_production and env.secure_cookies
+    assert env.is_production
+    assert env.secure_cookies
     assert env.workflow_database_url == PRODUCTION["SOUSCRIPTION_DATABASE_URL"]
 
 
@@ -60,8 +61,11 @@ def test_production_refuses_a_default_or_short_secret_key(secret: str) -> None:
 
 def test_production_refuses_sqlite_and_shared_department_databases() -> None:
     problems = refused(
-        {**PRODUCTION, "SOUSCRIPTION_LEGAL_DATABASE_URL": "sqlite:///legal.sqlite3",
-         "SOUSCRIPTION_SALES_DATABASE_URL": PRODUCTION["SOUSCRIPTION_BILLING_DATABASE_URL"]}
+        {
+            **PRODUCTION,
+            "SOUSCRIPTION_LEGAL_DATABASE_URL": "sqlite:///legal.sqlite3",
+            "SOUSCRIPTION_SALES_DATABASE_URL": PRODUCTION["SOUSCRIPTION_BILLING_DATABASE_URL"],
+        }
     )
     assert any(p.startswith("SOUSCRIPTION_LEGAL_DATABASE_URL pointe vers SQLite") for p in problems)
     assert any("distinctes" in p for p in problems)
@@ -80,8 +84,13 @@ def test_every_problem_is_reported_at_once_not_one_per_restart() -> None:
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("SOUSCRIPTION_PROFILE", "staging"), ("SOUSCRIPTION_PORT", "70000"), ("SOUSCRIPTION_DEBUG", "peut-être"),
-     ("SOUSCRIPTION_LOG_FORMAT", "xml"), ("SOUSCRIPTION_LOG_LEVEL", "LOUD")],
+    [
+        ("SOUSCRIPTION_PROFILE", "staging"),
+        ("SOUSCRIPTION_PORT", "70000"),
+        ("SOUSCRIPTION_DEBUG", "peut-être"),
+        ("SOUSCRIPTION_LOG_FORMAT", "xml"),
+        ("SOUSCRIPTION_LOG_LEVEL", "LOUD"),
+    ],
 )
 def test_an_invalid_value_is_refused_with_the_variable_named(variable: str, value: str) -> None:
     assert any(p.startswith(variable) for p in refused({variable: value}))

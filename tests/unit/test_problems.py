@@ -34,8 +34,12 @@ def test_a_missing_field_is_named_with_its_path_and_a_french_message() -> None:
 
 def test_nested_fields_are_dotted_and_limits_are_quoted() -> None:
     problems = problems_for({"email": "a@b.fr", "vehicle": {"registration": "AB", "power_hp": 0}})
-    assert [(p.code, p.field) for p in problems] == [("too_short", "vehicle.registration"), ("too_small", "vehicle.power_hp")]
-    assert "7" in problems[0].message and "1" in problems[1].message
+    assert [(p.code, p.field) for p in problems] == [
+        ("too_short", "vehicle.registration"),
+        ("too_small", "vehicle.power_hp"),
+    ]
+    assert "7" in problems[0].message
+    assert "1" in problems[1].message
 
 
 def test_a_wrong_type_says_what_is_expected() -> None:
@@ -45,7 +49,12 @@ def test_a_wrong_type_says_what_is_expected() -> None:
 
 @pytest.mark.parametrize(
     ("error", "status"),
-    [(InvalidInput([Problem("x", "y", "z")]), 422), (NotFound(), 404), (PermissionDenied(), 403), (Conflict(), 409)],
+    [
+        (InvalidInput([Problem("x", "y", "z")]), 422),
+        (NotFound(), 404),
+        (PermissionDenied(), 403),
+        (Conflict(), 409),
+    ],
 )
 def test_each_error_family_has_one_http_status(error: Exception, status: int) -> None:
     assert status_for(error) == status  # type: ignore[arg-type]

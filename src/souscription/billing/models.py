@@ -25,3 +25,6 @@ class Invoice(models.Model):
     class Meta:
         verbose_name = _("facture")
         ordering = ("-issued_on", "number")
+
+    def __str__(self) -> str:
+        return self.number

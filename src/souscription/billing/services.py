@@ -13,7 +13,13 @@ DATABASE = "billing"
 
 
 def draft_invoice(
-    *, invoice_id: uuid.UUID, number: str, customer_id: uuid.UUID, amount_cents: int, drafted_by: int, issued_on: date
+    *,
+    invoice_id: uuid.UUID,
+    number: str,
+    customer_id: uuid.UUID,
+    amount_cents: int,
+    drafted_by: int,
+    issued_on: date,
 ) -> Invoice:
     """Draft an invoice (idempotent on `invoice_id`); validation by a second person comes with its workflow."""
     with transaction.atomic(using=DATABASE):

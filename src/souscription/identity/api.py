@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from ninja.security import django_auth
@@ -60,11 +62,14 @@ def me(request: HttpRequest) -> dict[str, object]:
     auth=django_auth,
     summary="Créer un compte du personnel (responsable informatique)",
 )
-def create_staff(request: HttpRequest, payload: StaffUserIn) -> Status:
+def create_staff(request: HttpRequest, payload: StaffUserIn) -> Status[Any]:
     if _role_of(request) is not Role.IT_MANAGER:
         raise PermissionDenied("Seul le responsable informatique crée des comptes du personnel.")
     user = create_staff_user(
-        email=payload.email, password=payload.password, role=payload.role.value,
-        first_name=payload.first_name, last_name=payload.last_name,
+        email=payload.email,
+        password=payload.password,
+        role=payload.role.value,
+        first_name=payload.first_name,
+        last_name=payload.last_name,
     )
     return Status(201, {"id": user.pk, "email": user.email, "role": Role(user.role)})

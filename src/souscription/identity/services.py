@@ -26,7 +26,9 @@ def create_staff_user(
     try:
         validate_email(email)
     except DjangoValidationError:
-        problems.append(Problem("invalid_email", "Adresse e-mail invalide (exemple : prenom.nom@assureur.fr).", "email"))
+        problems.append(
+            Problem("invalid_email", "Adresse e-mail invalide (exemple : prenom.nom@assureur.fr).", "email")
+        )
     try:
         parsed_role = Role.parse(role)
     except UnknownRole as error:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
@@ -31,7 +33,7 @@ def live(request: HttpRequest) -> dict[str, str]:
 
 
 @router.get("/ready", response={200: ReadyOut, 503: ReadyOut}, auth=None, summary="Prêt à servir")
-def ready(request: HttpRequest) -> Status:
+def ready(request: HttpRequest) -> Status[Any]:
     checks = health.readiness_checks()
     ok = all(check.ok for check in checks)
     body = {"status": "ready" if ok else "not_ready", "checks": [check.as_dict() for check in checks]}

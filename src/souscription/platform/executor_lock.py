@@ -83,7 +83,7 @@ def _ensure_database(url: str) -> None:
     name = str(params.get("dbname") or "")
     if not name:
         return
-    with psycopg.connect(make_conninfo(**{**params, "dbname": "postgres"}), autocommit=True) as maintenance:
+    with psycopg.connect(make_conninfo("", **{**params, "dbname": "postgres"}), autocommit=True) as maintenance:
         exists = maintenance.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
             maintenance.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

@@ -37,7 +37,11 @@ def logging_config(*, level: str, json: bool) -> dict[str, Any]:
             }
         },
         "handlers": {
-            "stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "structured"}
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": "structured",
+            }
         },
         "root": {"handlers": ["stderr"], "level": level},
         "loggers": {

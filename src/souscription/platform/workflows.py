@@ -54,7 +54,8 @@ def launch(env: Environment, *, executor_id: str | None = None) -> None:
         autodiscover_modules("workflows")
         config = dbos_config(env, executor_id=executor_id)
         executor_lock = ExecutorLock(
-            executor_id=str(config["executor_id"]), workflow_database_url=env.workflow_database_url,
+            executor_id=str(config["executor_id"]),
+            workflow_database_url=env.workflow_database_url,
             data_dir=env.data_dir,
         )
         executor_lock.acquire()
@@ -65,7 +66,9 @@ def launch(env: Environment, *, executor_id: str | None = None) -> None:
             executor_lock.release()
             raise
         _state.update(
-            launched=True, executor_id=config["executor_id"], url=_redacted(env.workflow_database_url),
+            launched=True,
+            executor_id=config["executor_id"],
+            url=_redacted(env.workflow_database_url),
             lock=executor_lock,
         )
     log.info("workflows.launched", executor_id=config["executor_id"], version=__version__)
@@ -110,7 +113,7 @@ def step(**options: Any) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """`DBOS.step` for a step that uses the Django ORM: one local transaction, connections released after."""
 
     def decorate(function: Callable[P, R]) -> Callable[P, R]:
-        return DBOS.step(**options)(releases_connections(function))  # type: ignore[no-any-return]
+        return DBOS.step(**options)(releases_connections(function))
 
     return decorate
 

@@ -25,3 +25,6 @@ class CommercialProfile(models.Model):
 
     class Meta:
         verbose_name = _("profil commercial")
+
+    def __str__(self) -> str:
+        return f"{self.age_category} · {self.profession}"

@@ -8,8 +8,8 @@ from typing import Any
 
 import dj_database_url
 
-from souscription.platform.logging import logging_config
 from souscription.configuration import embedded_secret_key, read_environment
+from souscription.platform.logging import logging_config
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 ENV = read_environment(os.environ, base_dir=Path.cwd())
@@ -73,7 +73,7 @@ TEMPLATES = [
 
 
 def _database(url: str) -> dict[str, Any]:
-    config: dict[str, Any] = dj_database_url.parse(url, conn_max_age=0 if url.startswith("sqlite") else 60)
+    config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=0 if url.startswith("sqlite") else 60))
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # WAL lets readers run beside the writer; synchronous=FULL because a committed dossier must survive a
         # power cut; IMMEDIATE takes the write lock at BEGIN so concurrent writers wait instead of failing.

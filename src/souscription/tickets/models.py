@@ -43,3 +43,6 @@ class TicketAction(models.Model):
 
     class Meta:
         ordering = ("at",)
+
+    def __str__(self) -> str:
+        return self.description[:80]

@@ -18,3 +18,6 @@ class InvestigationReport(models.Model):
     class Meta:
         verbose_name = _("rapport d'enquête")
         ordering = ("-written_at",)
+
+    def __str__(self) -> str:
+        return f"Rapport du {self.written_at:%d/%m/%Y}"

@@ -18,7 +18,12 @@ def file_investigation_report(
     with transaction.atomic(using=DATABASE):
         report, _created = InvestigationReport.objects.get_or_create(
             id=report_id,
-            defaults={"customer_id": customer_id, "author_id": author_id, "findings": findings, "written_at": at},
+            defaults={
+                "customer_id": customer_id,
+                "author_id": author_id,
+                "findings": findings,
+                "written_at": at,
+            },
         )
     return report
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.utils.translation import gettext_lazy as _
 from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from souscription.billing import services as billing
 from souscription.customers import services as customers
@@ -58,7 +58,10 @@ _MISSIONS: dict[Role, tuple[Promise, ...]] = {
         _("Transmettre le rapport quotidien à la direction"),
     ),
     Role.INVESTIGATOR: (_("Enquêter sur le demandeur"), _("Rédiger le rapport d'enquête")),
-    Role.ESTIMATOR: (_("Estimer le risque à partir du rapport et des données de santé"), _("Proposer le prix")),
+    Role.ESTIMATOR: (
+        _("Estimer le risque à partir du rapport et des données de santé"),
+        _("Proposer le prix"),
+    ),
     Role.JURIST: (_("Rédiger les contrats : vous êtes le seul rôle habilité"),),
     Role.LEGAL_LEAD: (_("Superviser les dossiers du Légal"), _("Réaffecter les tâches")),
     Role.ACCOUNTING_ASSISTANT: (_("Rédiger les factures à partir des données client"),),

@@ -4,25 +4,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='CommercialProfile',
+            name="CommercialProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('customer_id', models.UUIDField(unique=True, verbose_name='client')),
-                ('age_category', models.CharField(choices=[('18-25', '18 à 25 ans'), ('26-40', '26 à 40 ans'), ('41-60', '41 à 60 ans'), ('61+', '61 ans et plus')], max_length=8, verbose_name="catégorie d'âge")),
-                ('profession', models.CharField(max_length=100, verbose_name='profession')),
-                ('sex', models.CharField(choices=[('F', 'Femme'), ('M', 'Homme')], max_length=1, verbose_name='sexe')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
+                ),
+                ("customer_id", models.UUIDField(unique=True, verbose_name="client")),
+                (
+                    "age_category",
+                    models.CharField(
+                        choices=[
+                            ("18-25", "18 à 25 ans"),
+                            ("26-40", "26 à 40 ans"),
+                            ("41-60", "41 à 60 ans"),
+                            ("61+", "61 ans et plus"),
+                        ],
+                        max_length=8,
+                        verbose_name="catégorie d'âge",
+                    ),
+                ),
+                ("profession", models.CharField(max_length=100, verbose_name="profession")),
+                (
+                    "sex",
+                    models.CharField(choices=[("F", "Femme"), ("M", "Homme")], max_length=1, verbose_name="sexe"),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'profil commercial',
+                "verbose_name": "profil commercial",
             },
         ),
     ]

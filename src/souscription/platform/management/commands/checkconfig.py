@@ -9,9 +9,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 
+from souscription.configuration import SETTINGS
 from souscription.platform.commands import PlatformCommand
 from souscription.platform.health import readiness_checks
-from souscription.configuration import SETTINGS
 
 _SECRET_WORDS = ("SECRET", "KEY", "PASSWORD", "TOKEN")
 
@@ -25,8 +25,11 @@ class Command(PlatformCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         rows = [
-            {"variable": s.env, "value": _shown(s.env, os.environ.get(s.env, s.default)),
-             "source": "environnement" if os.environ.get(s.env) else "défaut"}
+            {
+                "variable": s.env,
+                "value": _shown(s.env, os.environ.get(s.env, s.default)),
+                "source": "environnement" if os.environ.get(s.env) else "défaut",
+            }
             for s in SETTINGS
         ]
         checks = [c.as_dict() for c in readiness_checks() if c.name.startswith("database:")]

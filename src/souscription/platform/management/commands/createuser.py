@@ -18,7 +18,7 @@ class Command(PlatformCommand):
     help = "Crée (ou, avec --update, met à jour) un compte du personnel avec un rôle."
     examples = (
         "  souscription createuser --email juriste@assureur.fr --role jurist\n"
-        "  echo \"$MOT_DE_PASSE\" | souscription createuser --email c@assureur.fr --role accountant --password-stdin\n"
+        '  echo "$MOT_DE_PASSE" | souscription createuser --email c@assureur.fr --role accountant --password-stdin\n'
         f"Rôles : {', '.join(role.value for role in Role)}"
     )
 
@@ -34,8 +34,12 @@ class Command(PlatformCommand):
         password = self._read_password(from_stdin=options["password_stdin"])
         try:
             user = create_staff_user(
-                email=options["email"], password=password, role=options["role"],
-                first_name=options["first_name"], last_name=options["last_name"], update=options["update"],
+                email=options["email"],
+                password=password,
+                role=options["role"],
+                first_name=options["first_name"],
+                last_name=options["last_name"],
+                update=options["update"],
             )
         except DomainError as error:
             details = "\n".join(f"  {p.field or '-'} : {p.message} [{p.code}]" for p in error.problems)

@@ -36,9 +36,12 @@ class Command(django_migrate.Command):
                 action.default = None
                 action.help = "Une seule base (alias). Par défaut : toutes."
 
-    def get_check_kwargs(self, options: dict[str, Any]) -> dict[str, Any]:
+    def get_check_kwargs(self, options: dict[str, Any]) -> Any:
+        # Django's migrate checks the one database it is given; with none given we migrate, so check, them all.
         databases = [options["database"]] if options["database"] else list(connections)
-        return {**super().get_check_kwargs({**options, "database": databases[0]}), "databases": databases}
+        kwargs = super().get_check_kwargs({**options, "database": databases[0]})
+        kwargs["databases"] = databases
+        return kwargs
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["database"] is not None:

@@ -28,7 +28,8 @@ class Command(PlatformCommand):
         parser.add_argument("--port", type=int, default=env.port, help=f"Port (défaut : {env.port}).")
         parser.add_argument("--threads", type=int, default=env.web_threads, help="Fils de traitement des requêtes.")
         parser.add_argument(
-            "--no-workflows", action="store_true",
+            "--no-workflows",
+            action="store_true",
             help="Ne pas exécuter les workflows dans ce processus (production, avec des workers séparés).",
         )
 

@@ -16,10 +16,7 @@ from souscription.platform.executor_lock import ExecutorAlreadyRunning
 
 class Command(PlatformCommand):
     help = "Exécute les workflows durables ; un worker redémarré avec le même identifiant reprend les siens."
-    examples = (
-        "  souscription worker --executor-id worker-1\n"
-        "  SOUSCRIPTION_EXECUTOR_ID=worker-2 souscription worker"
-    )
+    examples = "  souscription worker --executor-id worker-1\n  SOUSCRIPTION_EXECUTOR_ID=worker-2 souscription worker"
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
