@@ -16,27 +16,34 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
 
 
-def _worker(env: dict[str, str], executor_id: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "souscription", "worker", "--executor-id", executor_id],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+class Worker:
+    """A worker process whose stderr goes to a file, so a chatty process can never block on a full pipe."""
 
+    def __init__(self, env: dict[str, str], executor_id: str, folder: Path) -> None:
+        self.log = folder / f"{executor_id}-{uuid.uuid4().hex[:6]}.err"
+        with self.log.open("w") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "souscription", "worker", "--executor-id", executor_id],
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                text=True,
+            )
 
-def _wait_started(process: subprocess.Popen[str], timeout: float = 60) -> None:
-    assert process.stderr is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if "démarré" in line:
-            return
-        if not line and process.poll() is not None:
-            raise AssertionError(f"worker exited: {process.returncode}")
-    raise AssertionError("worker did not start")
+    def wait_started(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "démarré" in self.log.read_text():
+                return
+            if self.process.poll() is not None:
+                raise AssertionError(f"worker exited {self.process.returncode}: {self.log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        raise AssertionError("worker did not start")
+
+    def stop(self, timeout: float = 90) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
 
 
 def test_a_second_live_worker_with_the_same_executor_id_is_refused(tmp_path: Path) -> None:
@@ -61,28 +68,26 @@ def test_a_twin_worker_is_refused_on_postgresql_too(tmp_path: Path, postgres_ser
 def _twins_are_refused(tmp_path: Path, extra: dict[str, str]) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOUSCRIPTION_")}
     env.update(SOUSCRIPTION_DATA_DIR=str(tmp_path), **extra)
-    first = _worker(env, "worker-1")
+    first = Worker(env, "worker-1", tmp_path)
     try:
-        _wait_started(first)
+        first.wait_started()
         twin = subprocess.run(
             [sys.executable, "-m", "souscription", "worker", "--executor-id", "worker-1"],
             env=env,
             cwd=ROOT,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=120,
         )
         assert twin.returncode != 0
         assert "« worker-1 » tourne déjà" in twin.stderr
-        other = _worker(env, "worker-2")
-        _wait_started(other)
-        other.send_signal(signal.SIGTERM)
-        assert other.wait(timeout=30) == 0
+        other = Worker(env, "worker-2", tmp_path)
+        other.wait_started()
+        assert other.stop() == 0
     finally:
-        first.send_signal(signal.SIGTERM)
-        assert first.wait(timeout=30) == 0
+        assert first.stop() == 0
     # Once the first is gone, its id is free again: a restarted worker takes it back.
-    again = _worker(env, "worker-1")
-    _wait_started(again)
-    again.kill()
-    again.wait(timeout=30)
+    again = Worker(env, "worker-1", tmp_path)
+    again.wait_started()
+    again.process.kill()
+    again.process.wait(timeout=30)

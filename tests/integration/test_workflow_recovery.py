@@ -47,7 +47,7 @@ def _wait_for(tmp_path: Path, event: str, process: subprocess.Popen[str], timeou
         if any(name == event for name, _ in _events(tmp_path)):
             return
         if process.poll() is not None:
-            raise AssertionError(f"worker exited early: {process.communicate()}")
+            raise AssertionError(f"worker exited early ({process.returncode}): {(tmp_path / 'first.err').read_text()}")
         time.sleep(0.05)
     raise AssertionError(f"no {event} within {timeout} s")
 
@@ -64,14 +64,15 @@ def kill_and_resume(tmp_path: Path, extra_env: dict[str, str]) -> None:
     )
     customer_id, workflow_id = str(uuid.uuid4()), f"onboard-{uuid.uuid4()}"
 
-    first = subprocess.Popen(
-        [sys.executable, str(WORKER), "start", "worker-a", workflow_id, customer_id],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with (tmp_path / "first.err").open("w") as first_stderr:
+        first = subprocess.Popen(
+            [sys.executable, str(WORKER), "start", "worker-a", workflow_id, customer_id],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=first_stderr,
+            text=True,
+        )
     _wait_for(tmp_path, "profile:start", first)
     os.kill(first.pid, signal.SIGKILL)
     first.wait(timeout=30)

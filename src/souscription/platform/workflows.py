@@ -40,7 +40,8 @@ def dbos_config(env: Environment, *, executor_id: str | None = None) -> DBOSConf
         "system_database_url": env.workflow_database_url,
         "executor_id": executor_id or env.executor_id,
         "application_version": __version__,
-        "log_level": env.log_level,
+        # DBOS logs every schema migration and poll at INFO through its own handler; ours is enough at INFO.
+        "log_level": "WARNING" if env.log_level == "INFO" else env.log_level,
     }
 
 
