@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
-from waitress import serve
+from waitress import create_server
 
 from souscription.platform import workflows
 from souscription.platform.commands import PlatformCommand
@@ -40,10 +41,27 @@ class Command(PlatformCommand):
             except ExecutorAlreadyRunning as error:
                 raise CommandError(str(error)) from None
         host, port = options["host"], options["port"]
-        shown_host = f"[{host}]" if ":" in host else host
-        self.progress_console.print(f"Souscription est prête : http://{shown_host}:{port}/  (Ctrl+C pour arrêter)")
-        self.progress_console.print(f"API : http://{shown_host}:{port}/api/v1/docs")
+        signal.signal(signal.SIGTERM, _stop)
         try:
-            serve(application, host=host, port=port, threads=options["threads"], ident="souscription")
+            try:
+                server = create_server(
+                    application, host=host, port=port, threads=options["threads"], ident="souscription"
+                )
+            except OSError as error:
+                raise CommandError(
+                    f"Impossible d'écouter sur {host}:{port} ({error.strerror}) : "
+                    "choisissez un autre port avec --port ou SOUSCRIPTION_PORT."
+                ) from None
+            shown_host = f"[{host}]" if ":" in host else host
+            self.progress_console.print(f"Souscription est prête : http://{shown_host}:{port}/  (Ctrl+C pour arrêter)")
+            self.progress_console.print(f"API : http://{shown_host}:{port}/api/v1/docs")
+            server.run()
+        except KeyboardInterrupt:
+            pass
         finally:
             workflows.shutdown()
+
+
+def _stop(signum: int, frame: object) -> None:
+    """SIGTERM (a process manager's stop) ends the server like Ctrl+C, so the workflow runtime shuts down."""
+    raise KeyboardInterrupt
