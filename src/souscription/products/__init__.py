@@ -1,0 +1,1 @@
+"""Products as versioned configuration: definitions and JDM decision graphs, evaluated by zen-engine."""
