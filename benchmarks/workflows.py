@@ -65,8 +65,12 @@ def report(cid: str) -> None:
 @workflows.step()
 def invoice(cid: str) -> None:
     billing.draft_invoice(
-        invoice_id=uuid.uuid4(), number=cid[:30], customer_id=uuid.UUID(cid), amount_cents=100,
-        drafted_by=1, issued_on=date(2026, 11, 2),
+        invoice_id=uuid.uuid4(),
+        number=cid[:30],
+        customer_id=uuid.UUID(cid),
+        amount_cents=100,
+        drafted_by=1,
+        issued_on=date(2026, 11, 2),
     )
 
 
