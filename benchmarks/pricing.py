@@ -11,31 +11,21 @@ Target (issue 3): the product call at least half as fast as raw.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
+
+import zen
 
 from souscription.products.catalog import BUILT_IN, Catalog
 from souscription.products.pricing import price_breakdown
 from souscription.products.rules import RuleEngine, decision_context
 
 TODAY = date(2026, 11, 21)
-CAR = {
-    "vehicle.registration": "AB-123-CD",
-    "vehicle.make": "Renault",
-    "vehicle.first_registration": "2018-03-01",
-    "vehicle.mileage_km": 130_000,
-    "vehicle.power_hp": 110,
-    "vehicle.fuel": "diesel",
-    "driver.birth_date": "2003-11-22",
-    "driver.license_date": "2022-01-10",
-    "customer.first_name": "Léa",
-    "customer.last_name": "Martin",
-    "customer.email": "lea@exemple.fr",
-    "customer.phone": "+33 6 12 34 56 78",
-    "customer.country": "FR",
-    "billing.frequency": "monthly",
-}
+SAMPLE = Path(__file__).parents[1] / "tests" / "data" / "answers" / "garantie_automobile.json"
+CAR = json.loads(SAMPLE.read_text(encoding="utf-8"))
 
 
 def rate(call: Callable[[], object], seconds: float) -> float:
@@ -63,7 +53,8 @@ def main() -> None:
         decision = engine.decide(version, "pricing", CAR, today=TODAY)
         return price_breakdown(decision.result, frequency="monthly")
 
-    raw = rate(lambda: engine.evaluate_raw(key, context), args.seconds)
+    raw_engine = zen.ZenEngine({"loader": {"type": "static", "content": catalog.decision_contents()}})
+    raw = rate(lambda: raw_engine.evaluate(key, context), args.seconds)
     ours = rate(product_call, args.seconds)
     print(f"raw zen-engine keyed evaluate, no trace : {raw:,.0f} evaluations/s")
     print(f"product pricing call (trace, breakdown) : {ours:,.0f} evaluations/s")

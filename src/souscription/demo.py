@@ -75,10 +75,11 @@ def staff_accounts() -> list[DemoAccount]:
 
 
 def demo_steps(*, seed: int, customers_count: int) -> Iterator[tuple[str, Callable[[], None]]]:
-    """The demo as named steps (for a progress bar); each step is idempotent and touches one database."""
+    """The demo as named steps (for a progress bar). Each step is idempotent; a customer's step writes each
+    department's slice through that department's services."""
     rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not security
     people = [_person(rng, seed, index) for index in range(customers_count)]
-    operator = {}
+    operator: dict[Role, int] = {}
 
     def staff() -> None:
         for account in staff_accounts():
@@ -96,62 +97,74 @@ def demo_steps(*, seed: int, customers_count: int) -> Iterator[tuple[str, Callab
     yield "Comptes du personnel (plateforme)", staff
     for person in people:
         yield (
-            f"Client {person['first']} {person['last']}",
+            f"Client {person.first_name} {person.last_name}",
             partial(_seed_customer, person, operator, rng_seed=seed),
         )
 
 
-def _person(rng: random.Random, seed: int, index: int) -> dict[str, object]:
+@dataclass(frozen=True)
+class DemoPerson:
+    id: uuid.UUID
+    index: int
+    first_name: str
+    last_name: str
+    email: str
+    phone: str
+    age_category: str
+    profession: str
+    sex: str
+    reason: str
+    amount_cents: int
+
+
+def _person(rng: random.Random, seed: int, index: int) -> DemoPerson:
     first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
-    return {
-        "id": uuid.uuid5(_NAMESPACE, f"{seed}:customer:{index}"),
-        "index": index,
-        "first": first,
-        "last": last,
-        "email": f"{first}.{last}.{index}@exemple.fr".lower().replace("é", "e").replace("è", "e").replace("ï", "i"),
-        "phone": f"+33 6 {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)}",
-        "age": rng.choice(["18-25", "26-40", "41-60", "61+"]),
-        "profession": rng.choice(_PROFESSIONS),
-        "sex": rng.choice(["F", "M"]),
-        "reason": rng.choice(_REASONS),
-        "amount": rng.randint(2_500, 18_000),
-    }
+    # The draws stay in this order: the same seed must keep giving the same people.
+    phone = f"+33 6 {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)}"
+    return DemoPerson(
+        id=uuid.uuid5(_NAMESPACE, f"{seed}:customer:{index}"),
+        index=index,
+        first_name=first,
+        last_name=last,
+        email=f"{first}.{last}.{index}@exemple.fr".lower().replace("é", "e").replace("è", "e").replace("ï", "i"),
+        phone=phone,
+        age_category=rng.choice(["18-25", "26-40", "41-60", "61+"]),
+        profession=rng.choice(_PROFESSIONS),
+        sex=rng.choice(["F", "M"]),
+        reason=rng.choice(_REASONS),
+        amount_cents=rng.randint(2_500, 18_000),
+    )
 
 
-def _seed_customer(person: dict[str, object], operator: dict[Role, int], *, rng_seed: int) -> None:
-    customer_id = person["id"]
-    assert isinstance(customer_id, uuid.UUID)
-    index = int(str(person["index"]))
+def _seed_customer(person: DemoPerson, operator: dict[Role, int], *, rng_seed: int) -> None:
+    index = person.index
     opened = _NOW - timedelta(days=index)
     customers.register_customer(
-        customer_id=customer_id,
+        customer_id=person.id,
         contact=customers.ContactDetails(
-            first_name=str(person["first"]),
-            last_name=str(person["last"]),
-            email=str(person["email"]),
-            phone=str(person["phone"]),
+            first_name=person.first_name,
+            last_name=person.last_name,
+            email=person.email,
+            phone=person.phone,
             availability="En semaine, 9h-18h",
         ),
     )
     tickets.log_contact(
         ticket_id=uuid.uuid5(_NAMESPACE, f"{rng_seed}:ticket:{index}"),
-        customer_id=customer_id,
+        customer_id=person.id,
         channel="call" if index % 2 else "email",
-        reason=str(person["reason"]),
+        reason=person.reason,
         operator_id=operator.get(Role.CUSTOMER_ADVISOR, 0),
         action="Demande enregistrée",
         at=opened,
     )
     sales.record_profile(
-        customer_id=customer_id,
-        age_category=str(person["age"]),
-        profession=str(person["profession"]),
-        sex=str(person["sex"]),
+        customer_id=person.id, age_category=person.age_category, profession=person.profession, sex=person.sex
     )
     if index % 3 == 0:
         underwriting.file_investigation_report(
             report_id=uuid.uuid5(_NAMESPACE, f"{rng_seed}:report:{index}"),
-            customer_id=customer_id,
+            customer_id=person.id,
             author_id=operator.get(Role.INVESTIGATOR, 0),
             findings="Aucune anomalie relevée.",
             at=opened,
@@ -160,8 +173,8 @@ def _seed_customer(person: dict[str, object], operator: dict[Role, int], *, rng_
         billing.draft_invoice(
             invoice_id=uuid.uuid5(_NAMESPACE, f"{rng_seed}:invoice:{index}"),
             number=f"FAC-2026-{index + 1:06d}",
-            customer_id=customer_id,
-            amount_cents=int(str(person["amount"])),
+            customer_id=person.id,
+            amount_cents=person.amount_cents,
             drafted_by=operator.get(Role.ACCOUNTING_ASSISTANT, 0),
             issued_on=date(2026, 11, 1),
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -14,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.conftest import ROOT, migrate, platform_env
+
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).parents[2]
 
 
 def _free_port() -> int:
@@ -33,16 +33,8 @@ def _get(url: str) -> tuple[int, dict[str, object]]:
 
 
 def test_serve_runs_web_api_and_workflows_in_one_process_and_stops_on_sigterm(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOUSCRIPTION_")}
-    env["SOUSCRIPTION_DATA_DIR"] = str(tmp_path)
-    subprocess.run(
-        [sys.executable, "-m", "souscription", "migrate", "-v", "0"],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    env = platform_env(tmp_path)
+    migrate(env)
     port = _free_port()
     with (tmp_path / "serve.err").open("w") as stderr:
         server = subprocess.Popen(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.conftest import ROOT, platform_env
+
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).parents[2]
 
 
 class Worker:
@@ -66,8 +66,7 @@ def test_a_twin_worker_is_refused_on_postgresql_too(tmp_path: Path, postgres_ser
 
 
 def _twins_are_refused(tmp_path: Path, extra: dict[str, str]) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOUSCRIPTION_")}
-    env.update(SOUSCRIPTION_DATA_DIR=str(tmp_path), **extra)
+    env = platform_env(tmp_path, **extra)
     first = Worker(env, "worker-1", tmp_path)
     try:
         first.wait_started()

@@ -16,23 +16,22 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.conftest import ROOT, migrate, platform_env
+
 pytestmark = pytest.mark.integration
 WORKER = Path(__file__).with_name("recovery_worker.py")
-ROOT = Path(__file__).parents[2]
 ALIASES = ("default", "customer_service", "sales", "legal", "billing")
 
 
 def _env(tmp_path: Path, extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOUSCRIPTION_")}
-    env.update(
-        SOUSCRIPTION_DATA_DIR=str(tmp_path / "data"),
+    return platform_env(
+        tmp_path / "data",
         SOUSCRIPTION_LOG_LEVEL="WARNING",
         RECOVERY_LOG=str(tmp_path / "steps.log"),
         RECOVERY_GATE=str(tmp_path / "gate"),
         PYTHONPATH=str(ROOT),
         **extra,
     )
-    return env
 
 
 def _events(tmp_path: Path) -> list[tuple[str, str]]:
@@ -54,14 +53,7 @@ def _wait_for(tmp_path: Path, event: str, process: subprocess.Popen[str], timeou
 
 def kill_and_resume(tmp_path: Path, extra_env: dict[str, str]) -> None:
     env = _env(tmp_path, extra_env)
-    subprocess.run(
-        [sys.executable, "-m", "souscription", "migrate", "-v", "0"],
-        env=env,
-        check=True,
-        cwd=ROOT,
-        capture_output=True,
-        timeout=300,
-    )
+    migrate(env)
     customer_id, workflow_id = str(uuid.uuid4()), f"onboard-{uuid.uuid4()}"
 
     with (tmp_path / "first.err").open("w") as first_stderr:

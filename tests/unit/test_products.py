@@ -19,22 +19,8 @@ TEST_PRODUCTS = Path(__file__).parents[1] / "data" / "products"
 CATALOG = Catalog.load(BUILT_IN, TEST_PRODUCTS)
 ENGINE = RuleEngine(CATALOG)
 
-CAR = {
-    "vehicle.registration": "AB-123-CD",
-    "vehicle.make": "Renault",
-    "vehicle.first_registration": "2018-03-01",
-    "vehicle.mileage_km": 130_000,
-    "vehicle.power_hp": 110,
-    "vehicle.fuel": "diesel",
-    "driver.birth_date": "2003-11-22",
-    "driver.license_date": "2022-01-10",
-    "customer.first_name": "Léa",
-    "customer.last_name": "Martin",
-    "customer.email": "lea@exemple.fr",
-    "customer.phone": "+33 6 12 34 56 78",
-    "customer.country": "FR",
-    "billing.frequency": "monthly",
-}
+SAMPLE_ANSWERS = Path(__file__).parents[1] / "data" / "answers"
+CAR = json.loads((SAMPLE_ANSWERS / "garantie_automobile.json").read_text(encoding="utf-8"))
 HEALTH = {
     "insured.birth_date": "1980-05-05",
     "insured.sex": "F",

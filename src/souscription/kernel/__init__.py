@@ -1,1 +1,1 @@
-"""Pure shared types: identifiers, clock protocol, errors, events. No Django, no I/O."""
+"""Pure shared types: the error model and the domain event base. No Django, no I/O."""

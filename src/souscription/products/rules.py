@@ -51,10 +51,6 @@ class RuleEngine:
         response = self._engine.evaluate(key, context, {"trace": True})
         return Decision(rule_set=key, result=response["result"], fired=_fired(response["trace"]), inputs=context)
 
-    def evaluate_raw(self, key: str, context: Mapping[str, Any]) -> Any:
-        """The bare engine call, for benchmarks that compare our overhead with zen's own."""
-        return self._engine.evaluate(key, dict(context))["result"]
-
 
 def decision_context(definition: ProductDefinition, answers: Mapping[str, Any], *, today: date) -> dict[str, Any]:
     """Dotted answers (`vehicle.power_hp`) as the nested object JDM fields address, plus today's date.
