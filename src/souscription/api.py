@@ -11,6 +11,8 @@ from souscription.identity.api import router as identity_router
 from souscription.kernel.errors import DomainError, NotFound, Problem
 from souscription.platform.api import router as platform_router
 from souscription.platform.problems import problems_body, problems_from_validation, status_for
+from souscription.subscriptions.api import billing_router, underwriting_router
+from souscription.subscriptions.api import router as dossiers_router
 
 log = structlog.get_logger(__name__)
 
@@ -21,7 +23,9 @@ api = NinjaAPI(
         "API de la plateforme de souscription. Toute erreur suit un seul modèle : "
         '`{"errors": [{"code": "...", "message": "...", "field": "..."}]}` : '
         "`code` est stable pour les machines, `message` est en français pour les personnes, "
-        "`field` désigne le champ fautif."
+        "`field` désigne le champ fautif. "
+        "Tout POST accepte un en-tête `Idempotency-Key` : même clé et même corps, même réponse ; "
+        "même clé et autre corps, erreur `idempotency_key_reused`."
     ),
     urls_namespace="api-v1",
     docs_url="/docs",
@@ -29,6 +33,9 @@ api = NinjaAPI(
 )
 api.add_router("/", platform_router)
 api.add_router("/", identity_router)
+api.add_router("/", dossiers_router)
+api.add_router("/", underwriting_router)
+api.add_router("/", billing_router)
 
 
 @api.exception_handler(DomainError)

@@ -68,6 +68,12 @@ SETTINGS: tuple[Setting, ...] = (
         "production: defaults to the platform database.",
     ),
     Setting(
+        "SOUSCRIPTION_PRODUCT_DIRS",
+        "",
+        "Extra product definition folders (`:`-separated), loaded after the built-in products: a new product "
+        "or version is a folder, no release needed.",
+    ),
+    Setting(
         "SOUSCRIPTION_EXECUTOR_ID",
         "embedded",
         "Stable id of this worker process: a restarted worker with the same id resumes its workflows.",
@@ -117,6 +123,7 @@ class Environment:
     log_level: str
     log_format: str
     secure_cookies: bool
+    product_dirs: tuple[Path, ...] = ()
 
     @property
     def is_production(self) -> bool:
@@ -198,10 +205,21 @@ def read_environment(env: Mapping[str, str], *, base_dir: Path) -> Environment:
         log_format=log_format,
         secure_cookies=production
         or _parse_bool("SOUSCRIPTION_SECURE_COOKIES", raw("SOUSCRIPTION_SECURE_COOKIES"), problems),
+        product_dirs=_product_dirs(raw("SOUSCRIPTION_PRODUCT_DIRS") or "", base_dir, problems),
     )
     if problems:
         raise ConfigurationError(problems)
     return result
+
+
+def _product_dirs(value: str, base_dir: Path, problems: list[str]) -> tuple[Path, ...]:
+    folders = []
+    for part in filter(None, value.split(":")):
+        folder = Path(part) if Path(part).is_absolute() else base_dir / part
+        if not folder.is_dir():
+            problems.append(f"SOUSCRIPTION_PRODUCT_DIRS : le dossier {folder} n'existe pas.")
+        folders.append(folder)
+    return tuple(folders)
 
 
 def embedded_secret_key(data_dir: Path) -> str:

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,3 +42,40 @@ def migrate(env: dict[str, str]) -> None:
         capture_output=True,
         timeout=300,
     )
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None, tmp_path_factory: Any) -> None:
+    """SQLite test databases in files, not in memory: the workflow runtime's threads must see what tests commit."""
+    from django.conf import settings
+
+    folder = tmp_path_factory.mktemp("databases")
+    for alias, database in settings.DATABASES.items():
+        if database["ENGINE"].endswith("sqlite3"):
+            database.setdefault("TEST", {})["NAME"] = str(folder / f"{alias}.sqlite3")
+
+
+@pytest.fixture(scope="session")
+def workflow_runtime(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: Any) -> Iterator[None]:
+    """The real DBOS runtime in this process, on its own SQLite system database and data folder."""
+    from django.conf import settings
+
+    from souscription.platform import workflows
+    from souscription.subscriptions import paperwork
+
+    folder = tmp_path_factory.mktemp("runtime")
+    env = dataclasses.replace(
+        settings.SOUSCRIPTION,
+        data_dir=folder,
+        workflow_database_url=f"sqlite:///{folder / 'workflows.sqlite3'}",
+        executor_id="tests",
+    )
+    previous = settings.SOUSCRIPTION_DATA_DIR
+    settings.SOUSCRIPTION_DATA_DIR = folder
+    paperwork.signing_identity.cache_clear()
+    with django_db_blocker.unblock():
+        workflows.launch(env)
+    yield
+    workflows.shutdown()
+    settings.SOUSCRIPTION_DATA_DIR = previous
+    paperwork.signing_identity.cache_clear()

@@ -12,6 +12,7 @@ from souscription.subscriptions import events as ev
 from souscription.subscriptions.domain import (
     ActivationChecks,
     ActivationNotReady,
+    ContractNeedsJurist,
     Dossier,
     DossierLocked,
     OfferExpired,
@@ -222,6 +223,29 @@ def test_juriste_is_the_only_role_that_can_draft_a_contract(role: Role) -> None:
     with pytest.raises(OnlyJuristDraftsContracts):
         dossier.draft_contract(by=role, now=NOW)
     assert dossier.stage is Stage.ACCEPTED
+
+
+def test_a_referred_dossiers_contract_is_never_drafted_by_the_platform_alone() -> None:
+    dossier = new_dossier()
+    for step in (Stage.VALIDATED, Stage.PRICED, Stage.REFERRED, Stage.UNDERWRITTEN, Stage.ACCEPTED):
+        STEPS[step](dossier)
+    with pytest.raises(ContractNeedsJurist):
+        dossier.draft_contract(by=None, now=NOW)
+    dossier.draft_contract(by=Role.JURIST, now=NOW)
+    assert dossier.stage is Stage.CONTRACT_DRAFTED
+
+
+def test_a_straight_through_contract_is_produced_by_the_platform_from_the_approved_template() -> None:
+    dossier = dossier_at(Stage.ACCEPTED)
+    dossier.draft_contract(by=None, now=NOW)
+    assert dossier.stage is Stage.CONTRACT_DRAFTED
+    assert dossier.collect_events()[-1].payload()["data"]["drafted_by_role"] == "platform"
+
+
+def test_a_return_to_draft_forgets_the_referral_so_the_new_answers_are_judged_afresh() -> None:
+    dossier = dossier_at(Stage.REFERRED)
+    dossier.edit({"health.tobacco": False}, now=NOW)
+    assert dossier.referred is False
 
 
 @pytest.mark.parametrize("missing", ["mandate_valid", "first_invoice_validated", "erp_synced"])

@@ -37,6 +37,8 @@ HEALTH = {
     "customer.phone": "0612345678",
     "customer.country": "FR",
     "billing.frequency": "annual",
+    "billing.account_holder": "Inès Durand",
+    "billing.iban": "FR1420041010050500013M02606",
 }
 
 
@@ -56,7 +58,7 @@ def test_the_catalogue_holds_the_two_built_in_products_and_the_test_one() -> Non
 def test_only_the_health_product_asks_health_questions() -> None:
     health_fields = {s.name for s in version("prevoyance_individuelle").definition.fields() if s.sensitive == "health"}
     assert health_fields >= {"health.tobacco", "health.alcohol_units_per_week", "health.chronic_disease"}
-    assert not [s for s in version("garantie_automobile").definition.fields() if s.sensitive]
+    assert not [s for s in version("garantie_automobile").definition.fields() if s.sensitive == "health"]
 
 
 def test_complete_valid_answers_raise_no_problem() -> None:

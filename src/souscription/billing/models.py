@@ -16,10 +16,14 @@ class Invoice(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     number = models.CharField(_("numéro"), max_length=32, unique=True)
     customer_id = models.UUIDField(_("client"), db_index=True)
+    subscription_id = models.CharField(_("souscription"), max_length=20, blank=True, db_index=True)
     amount_cents = models.PositiveBigIntegerField(_("montant TTC (centimes)"))
     currency = models.CharField(max_length=3, default="EUR")
     status = models.CharField(_("statut"), max_length=10, choices=Status.choices, default=Status.DRAFT)
-    drafted_by = models.BigIntegerField(_("rédigée par"))
+    # None: drafted by the platform itself (the first invoice of a contract); any accountant may then validate.
+    drafted_by = models.BigIntegerField(_("rédigée par"), null=True, blank=True)
+    validated_by = models.BigIntegerField(_("validée par"), null=True, blank=True)
+    validated_at = models.DateTimeField(_("validée le"), null=True, blank=True)
     issued_on = models.DateField(_("émise le"))
 
     class Meta:
@@ -28,3 +32,61 @@ class Invoice(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+
+class BankAccount(models.Model):
+    id = models.UUIDField(primary_key=True, editable=False)
+    customer_id = models.UUIDField(_("client"), null=True, blank=True, db_index=True)
+    subscription_id = models.CharField(_("souscription"), max_length=20, unique=True)
+    holder = models.CharField(_("titulaire"), max_length=140)
+    iban = models.CharField(_("IBAN"), max_length=34)
+    bic = models.CharField(_("BIC"), max_length=11, blank=True)
+    updated_at = models.DateTimeField(_("mis à jour le"))
+
+    class Meta:
+        verbose_name = _("compte bancaire")
+
+    def __str__(self) -> str:
+        return f"{self.holder} · ****{self.iban[-4:]}"
+
+
+class Mandate(models.Model):
+    """A SEPA Direct Debit mandate (CORE scheme), identified by its unique mandate reference (RUM)."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Actif")
+        CANCELLED = "cancelled", _("Annulé")
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    reference = models.CharField(_("référence unique de mandat"), max_length=35, unique=True)
+    subscription_id = models.CharField(_("souscription"), max_length=20, unique=True)
+    customer_id = models.UUIDField(_("client"), null=True, blank=True)
+    holder = models.CharField(_("débiteur"), max_length=140)
+    iban = models.CharField(_("IBAN"), max_length=34)
+    bic = models.CharField(_("BIC"), max_length=11, blank=True)
+    status = models.CharField(_("statut"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    signed_on = models.DateField(_("signé le"))
+
+    class Meta:
+        verbose_name = _("mandat SEPA")
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class LedgerEntry(models.Model):
+    """The embedded ERP: one balanced journal entry per posted invoice (sales journal), exportable."""
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    invoice_number = models.CharField(_("facture"), max_length=32, unique=True)
+    journal = models.CharField(_("journal"), max_length=8)
+    entry_date = models.DateField(_("date d'écriture"))
+    lines = models.JSONField(_("lignes"))
+    posted_at = models.DateTimeField(_("comptabilisée le"))
+
+    class Meta:
+        verbose_name = _("écriture comptable")
+        ordering = ("-entry_date", "invoice_number")
+
+    def __str__(self) -> str:
+        return f"{self.journal} {self.invoice_number}"

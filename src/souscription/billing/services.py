@@ -1,13 +1,20 @@
-"""Billing's use cases (database `billing`)."""
+"""Billing's use cases (database `billing`): bank details, SEPA mandates, invoices and their validation by a
+second person, and the embedded ERP's ledger."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.db import transaction
+from schwifty import IBAN
+from schwifty.exceptions import SchwiftyException
 
-from souscription.billing.models import Invoice
+from souscription.billing.models import BankAccount, Invoice, LedgerEntry, Mandate
+from souscription.kernel.errors import Conflict, DomainError, NotFound, PermissionDenied
 
 DATABASE = "billing"
 
@@ -18,7 +25,7 @@ def draft_invoice(
     number: str,
     customer_id: uuid.UUID,
     amount_cents: int,
-    drafted_by: int,
+    drafted_by: int | None,
     issued_on: date,
 ) -> Invoice:
     """Draft an invoice (idempotent on `invoice_id`); validation by a second person comes with its workflow."""
@@ -38,3 +45,207 @@ def draft_invoice(
 
 def draft_invoice_count() -> int:
     return Invoice.objects.filter(status=Invoice.Status.DRAFT).count()
+
+
+# -- bank details and the SEPA mandate -----------------------------------------------------------------------
+
+
+class InvalidIban(DomainError):
+    code = "invalid_iban"
+    message = "IBAN non valide : vérifiez la clé et la longueur (exemple : FR76 3000 6000 0112 3456 7890 189)."
+
+
+def record_bank_details(*, subscription_id: str, holder: str, iban: str, at: datetime) -> None:
+    """Keep the account to debit for a dossier, its IBAN checked (structure, length, checksum) and its BIC found."""
+    try:
+        checked = IBAN(iban)
+    except SchwiftyException:
+        raise InvalidIban(field="billing.iban") from None
+    bic = checked.bic
+    with transaction.atomic(using=DATABASE):
+        BankAccount.objects.update_or_create(
+            subscription_id=subscription_id,
+            defaults={
+                "id": uuid.uuid5(uuid.NAMESPACE_URL, f"bank-account:{subscription_id}"),
+                "holder": holder,
+                "iban": checked.compact,
+                "bic": str(bic) if bic else "",
+                "updated_at": at,
+            },
+        )
+
+
+def bank_answers(subscription_id: str) -> dict[str, Any]:
+    account = BankAccount.objects.filter(subscription_id=subscription_id).first()
+    if account is None:
+        return {}
+    return {"billing.account_holder": account.holder, "billing.iban": account.iban}
+
+
+def mandate_reference(subscription_id: str) -> str:
+    """The unique mandate reference (RUM, at most 35 characters): the insurer's prefix and the dossier."""
+    return f"RUM-{subscription_id}"
+
+
+def record_mandate(*, subscription_id: str, customer_id: uuid.UUID | None, signed_on: date) -> str:
+    """Record the SEPA Direct Debit mandate the customer signed with the contract (idempotent per dossier)."""
+    with transaction.atomic(using=DATABASE):
+        account = BankAccount.objects.get(subscription_id=subscription_id)
+        if customer_id and account.customer_id != customer_id:
+            account.customer_id = customer_id
+            account.save(update_fields=["customer_id"])
+        mandate, _created = Mandate.objects.get_or_create(
+            subscription_id=subscription_id,
+            defaults={
+                "id": uuid.uuid5(uuid.NAMESPACE_URL, f"mandate:{subscription_id}"),
+                "reference": mandate_reference(subscription_id),
+                "customer_id": customer_id,
+                "holder": account.holder,
+                "iban": account.iban,
+                "bic": account.bic,
+                "signed_on": signed_on,
+            },
+        )
+    return mandate.reference
+
+
+def cancel_mandate(subscription_id: str) -> bool:
+    with transaction.atomic(using=DATABASE):
+        return bool(
+            Mandate.objects.filter(subscription_id=subscription_id, status=Mandate.Status.ACTIVE).update(
+                status=Mandate.Status.CANCELLED
+            )
+        )
+
+
+# -- the first invoice, its validation by a second person, the ledger ------------------------------------------
+
+
+def first_invoice_number(subscription_id: str) -> str:
+    return f"F-{subscription_id.removeprefix('SUB-')}-01"
+
+
+def draft_first_invoice(
+    *, subscription_id: str, customer_id: uuid.UUID, amount_cents: int, issued_on: date
+) -> uuid.UUID:
+    """The platform drafts the contract's first instalment; an accountant validates it (four-eyes rule)."""
+    invoice_id = uuid.uuid5(uuid.NAMESPACE_URL, f"first-invoice:{subscription_id}")
+    with transaction.atomic(using=DATABASE):
+        Invoice.objects.get_or_create(
+            id=invoice_id,
+            defaults={
+                "number": first_invoice_number(subscription_id),
+                "subscription_id": subscription_id,
+                "customer_id": customer_id,
+                "amount_cents": amount_cents,
+                "drafted_by": None,
+                "issued_on": issued_on,
+            },
+        )
+    return invoice_id
+
+
+class InvoiceNotFound(NotFound):
+    code = "invoice_not_found"
+    message = "Facture introuvable."
+
+
+class SecondPersonRequired(PermissionDenied):
+    code = "second_person_required"
+    message = "Une facture est validée par une autre personne que celle qui l'a rédigée."
+
+
+class InvoiceAlreadyValidated(Conflict):
+    code = "invoice_already_validated"
+    message = "Cette facture est déjà validée."
+
+
+@dataclass(frozen=True)
+class InvoiceView:
+    id: uuid.UUID
+    number: str
+    subscription_id: str
+    amount_cents: int
+    currency: str
+    status: str
+    drafted_by: int | None
+    validated_by: int | None
+
+
+def invoice(invoice_id: uuid.UUID) -> InvoiceView:
+    row = Invoice.objects.filter(id=invoice_id).first()
+    if row is None:
+        raise InvoiceNotFound(field="invoice_id")
+    return InvoiceView(
+        row.id,
+        row.number,
+        row.subscription_id,
+        row.amount_cents,
+        row.currency,
+        row.status,
+        row.drafted_by,
+        row.validated_by,
+    )
+
+
+def check_can_validate(invoice_id: uuid.UUID, *, by: int) -> InvoiceView:
+    found = invoice(invoice_id)
+    if found.status != Invoice.Status.DRAFT:
+        raise InvoiceAlreadyValidated(field="invoice_id")
+    if found.drafted_by == by:
+        raise SecondPersonRequired(field="invoice_id")
+    return found
+
+
+def validate_invoice(*, invoice_id: uuid.UUID, by: int, at: datetime) -> None:
+    """Validate a drafted invoice; a replay by the same validator changes nothing."""
+    with transaction.atomic(using=DATABASE):
+        row = Invoice.objects.select_for_update().get(id=invoice_id)
+        if row.status == Invoice.Status.VALIDATED:
+            return
+        if row.drafted_by == by:
+            raise SecondPersonRequired(field="invoice_id")
+        row.status, row.validated_by, row.validated_at = Invoice.Status.VALIDATED, by, at
+        row.save(update_fields=["status", "validated_by", "validated_at"])
+
+
+def post_invoice_to_ledger(*, invoice_id: uuid.UUID, tax_rate: Decimal, at: datetime) -> str:
+    """The embedded ERP: a balanced sales-journal entry for a validated invoice (idempotent per invoice).
+
+    Customer account debited with the amount including tax; premiums and the insurance tax credited."""
+    with transaction.atomic(using=DATABASE):
+        row = Invoice.objects.get(id=invoice_id)
+        if row.status != Invoice.Status.VALIDATED:
+            raise InvoiceNotValidated(field="invoice_id")
+        tax = int((Decimal(row.amount_cents) * tax_rate / (1 + tax_rate)).quantize(Decimal(1), ROUND_HALF_UP))
+        lines = [
+            {"account": "411000", "label": "Client", "debit_cents": row.amount_cents, "credit_cents": 0},
+            {"account": "706000", "label": "Primes émises", "debit_cents": 0, "credit_cents": row.amount_cents - tax},
+            {
+                "account": "445710",
+                "label": "Taxe sur les conventions d'assurance",
+                "debit_cents": 0,
+                "credit_cents": tax,
+            },
+        ]
+        LedgerEntry.objects.get_or_create(
+            invoice_number=row.number,
+            defaults={
+                "id": uuid.uuid5(uuid.NAMESPACE_URL, f"ledger:{row.number}"),
+                "journal": "VT",
+                "entry_date": row.issued_on,
+                "lines": lines,
+                "posted_at": at,
+            },
+        )
+    return row.number
+
+
+class InvoiceNotValidated(Conflict):
+    code = "invoice_not_validated"
+    message = "Seule une facture validée est comptabilisée."
+
+
+def ledger_lines(invoice_number: str) -> list[dict[str, Any]]:
+    entry = LedgerEntry.objects.filter(invoice_number=invoice_number).first()
+    return list(entry.lines) if entry else []

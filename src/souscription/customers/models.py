@@ -14,6 +14,7 @@ class Customer(models.Model):
     last_name = models.CharField(_("nom"), max_length=100)
     email = models.EmailField(_("e-mail"), unique=True)
     phone = models.CharField(_("téléphone"), max_length=32, blank=True)
+    country = models.CharField(_("pays de résidence"), max_length=2, blank=True)
     availability = models.CharField(_("disponibilité"), max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

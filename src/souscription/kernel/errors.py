@@ -64,6 +64,11 @@ class NotFound(DomainError):
     message = "Cette ressource n'existe pas ou ne vous est pas accessible."
 
 
+class NotAuthenticated(DomainError):
+    code = "not_authenticated"
+    message = "Identifiez-vous pour accéder à cette ressource."
+
+
 class PermissionDenied(DomainError):
     code = "permission_denied"
     message = "Votre rôle ne vous permet pas cette action."

@@ -13,6 +13,7 @@ from souscription.kernel.errors import (
     Conflict,
     DomainError,
     InvalidInput,
+    NotAuthenticated,
     NotFound,
     PermissionDenied,
     Problem,
@@ -21,6 +22,7 @@ from souscription.kernel.errors import (
 _STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
     (InvalidInput, 422),
     (NotFound, 404),
+    (NotAuthenticated, 401),
     (PermissionDenied, 403),
     (Conflict, 409),
 )

@@ -29,6 +29,12 @@ class UnknownProduct(NotFound):
 class ProductVersion:
     definition: ProductDefinition
     decisions: Mapping[str, dict[str, Any]]
+    folder: Path | None = None
+
+    def general_conditions(self) -> bytes | None:
+        """The product version's static general conditions (`general_conditions.pdf`), if it has some."""
+        path = self.folder / "general_conditions.pdf" if self.folder else None
+        return path.read_bytes() if path and path.is_file() else None
 
     def decision_key(self, name: str) -> str:
         return f"{self.definition.key}/{name}"
@@ -77,7 +83,7 @@ def _read_version(folder: Path) -> ProductVersion:
     if definition.product != folder.parent.name or definition.version != folder.name:
         raise InvalidDefinition(f"{source}: product/version doivent être « {folder.parent.name}/{folder.name} »")
     decisions = {name: _read_json(folder / file) for name, file in definition.decisions.items()}
-    return ProductVersion(definition=definition, decisions=decisions)
+    return ProductVersion(definition=definition, decisions=decisions, folder=folder)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -14,6 +14,9 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+from schwifty import IBAN
+from schwifty.exceptions import SchwiftyException
+
 from souscription.kernel.errors import Problem
 
 DECISIONS = ("eligibility", "referral", "pricing")
@@ -28,6 +31,19 @@ class FieldType(StrEnum):
     CHOICE = "choice"
     EMAIL = "email"
     COUNTRY = "country"
+    IBAN = "iban"
+
+
+class Slice(StrEnum):
+    """Which part of the dossier an answer belongs to, hence which department keeps it (seed 004).
+
+    Contact data stays with customer service, health answers with Legal, bank details with Billing, and
+    everything else (the risk described: vehicle, driver, profession, cover, payment frequency) with Sales."""
+
+    CONTACT = "contact"
+    COMMERCIAL = "commercial"
+    HEALTH = "health"
+    BANK = "bank"
 
 
 class InvalidDefinition(ValueError):
@@ -62,6 +78,14 @@ class FieldSpec:
     def is_required(self, answers: Mapping[str, Any]) -> bool:
         return self.required_if.holds(answers) if self.required_if else self.required
 
+    @property
+    def slice(self) -> Slice:
+        if self.sensitive == "health":
+            return Slice.HEALTH
+        if self.sensitive == "bank":
+            return Slice.BANK
+        return Slice.CONTACT if self.name.startswith("customer.") else Slice.COMMERCIAL
+
 
 @dataclass(frozen=True)
 class StepSpec:
@@ -92,6 +116,17 @@ class ProductDefinition:
 
     def step(self, step_id: str) -> StepSpec | None:
         return next((step for step in self.steps if step.id == step_id), None)
+
+    def field(self, name: str) -> FieldSpec | None:
+        return next((spec for spec in self.fields() if spec.name == name), None)
+
+    def split_by_slice(self, answers: Mapping[str, Any]) -> dict[Slice, dict[str, Any]]:
+        """The answers grouped by the department slice that keeps them (unknown names are dropped)."""
+        slices: dict[Slice, dict[str, Any]] = {}
+        for spec in self.fields():
+            if spec.name in answers:
+                slices.setdefault(spec.slice, {})[spec.name] = answers[spec.name]
+        return slices
 
 
 def parse_definition(data: Mapping[str, Any], *, source: str) -> ProductDefinition:
@@ -136,6 +171,42 @@ def check_answers(definition: ProductDefinition, answers: Mapping[str, Any], *, 
             if problem:
                 problems.append(problem)
     return problems
+
+
+def check_step(
+    definition: ProductDefinition,
+    step_id: str,
+    answers: Mapping[str, Any],
+    *,
+    known: Mapping[str, Any],
+    today: date,
+) -> list[Problem]:
+    """Problems of one step's submission: fields of another step, wrong values, and the step's required fields
+    left empty (conditions judged on what is already known merged with this submission)."""
+    step = definition.step(step_id)
+    if step is None:
+        steps = ", ".join(s.id for s in definition.steps)
+        return [Problem("unknown_step", f"Étape inconnue pour ce produit. Étapes : {steps}.", "step")]
+    names = {spec.name for spec in step.fields}
+    problems = [
+        Problem("unknown_field", f"Ce champ n'appartient pas à l'étape « {step.label} ».", name)
+        for name in answers
+        if name not in names
+    ]
+    problems += [p for p in check_answers(definition, answers, today=today) if p.field in names]
+    merged = {**known, **answers}
+    problems += [
+        Problem("required", f"« {spec.label} » est obligatoire.", spec.name)
+        for spec in step.fields
+        if spec.is_required(merged) and answers.get(spec.name) in (None, "")
+    ]
+    return problems
+
+
+def missing_steps(definition: ProductDefinition, answers: Mapping[str, Any]) -> tuple[str, ...]:
+    """Steps that still have a required field without an answer, in the order of the form."""
+    missing = set(missing_fields(definition, answers))
+    return tuple(step.id for step in definition.steps if any(spec.name in missing for spec in step.fields))
 
 
 def missing_fields(definition: ProductDefinition, answers: Mapping[str, Any]) -> tuple[str, ...]:
@@ -199,6 +270,25 @@ def _check_country(spec: FieldSpec, value: Any, today: date) -> str | None:
     return None if ok else "Code pays ISO 3166-1 à deux lettres attendu (exemple : FR)."
 
 
+def _check_iban(spec: FieldSpec, value: Any, today: date) -> str | None:
+    if not isinstance(value, str):
+        return "Un IBAN est attendu (exemple : FR76 3000 6000 0112 3456 7890 189)."
+    try:
+        IBAN(value)
+    except SchwiftyException as error:
+        return f"IBAN non valide ({_IBAN_REASONS.get(type(error).__name__, 'format incorrect')})."
+    return None
+
+
+_IBAN_REASONS = {
+    "InvalidChecksumDigits": "clé de contrôle incorrecte",
+    "InvalidLength": "longueur incorrecte pour ce pays",
+    "InvalidCountryCode": "code pays inconnu",
+    "InvalidStructure": "structure incorrecte pour ce pays",
+    "InvalidBankCode": "code banque inconnu",
+}
+
+
 _CHECKERS = {
     FieldType.STRING: _check_string,
     FieldType.INTEGER: _check_integer,
@@ -207,6 +297,7 @@ _CHECKERS = {
     FieldType.CHOICE: _check_choice,
     FieldType.EMAIL: _check_email,
     FieldType.COUNTRY: _check_country,
+    FieldType.IBAN: _check_iban,
 }
 
 

@@ -18,6 +18,8 @@ SECRET_KEY = ENV.secret_key or embedded_secret_key(ENV.data_dir)
 DEBUG = ENV.debug
 ALLOWED_HOSTS = list(ENV.allowed_hosts)
 CSRF_TRUSTED_ORIGINS = list(ENV.csrf_trusted_origins)
+SOUSCRIPTION_PRODUCT_DIRS = ENV.product_dirs
+SOUSCRIPTION_DATA_DIR = ENV.data_dir
 
 INSTALLED_APPS = [
     # First, so that its `migrate` (all databases at once) overrides Django's.
@@ -35,6 +37,7 @@ INSTALLED_APPS = [
     "souscription.sales",
     "souscription.underwriting",
     "souscription.billing",
+    "souscription.subscriptions",
     "souscription.web",
 ]
 
@@ -46,6 +49,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "souscription.platform.idempotency.IdempotencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

@@ -97,6 +97,11 @@ class OnlyJuristDraftsContracts(PermissionDenied):
     message = "Seul un juriste peut rédiger le contrat."
 
 
+class ContractNeedsJurist(PermissionDenied):
+    code = "contract_needs_jurist"
+    message = "Ce dossier est passé en souscription médicale : son contrat est rédigé par un juriste."
+
+
 class ActivationNotReady(Conflict):
     code = "activation_not_ready"
     message = (
@@ -153,6 +158,7 @@ class Dossier:
     answers: dict[str, Any] = field(default_factory=dict)
     quote: Quote | None = None
     information_requested: str | None = None
+    referred: bool = False
     pending_events: list[ev.DossierEvent] = field(default_factory=list)
 
     @classmethod
@@ -188,6 +194,7 @@ class Dossier:
         if self.stage is not Stage.DRAFT:
             previous, discarded = self.stage, self.quote is not None
             self.stage, self.quote, self.information_requested = Stage.DRAFT, None, None
+            self.referred = False
             self._record(ev.DossierReturnedToDraft, now, previous_stage=previous.value, price_discarded=discarded)
         self.answers.update(changes)
         self._record(ev.DossierEdited, now, fields=tuple(sorted(changes)))
@@ -212,6 +219,7 @@ class Dossier:
         if not referral.passed:
             raise ValueError("refer() needs a referral verdict that fired")
         self.check_can_move_to(Stage.REFERRED)
+        self.referred = True
         self._move(Stage.REFERRED, ev.DossierReferred, now, reasons=referral.reasons)
 
     def request_information(self, question: str, *, now: datetime) -> None:
@@ -242,11 +250,17 @@ class Dossier:
         self.check_offer_is_valid(now)
         self._move(Stage.ACCEPTED, ev.OfferAccepted, now)
 
-    def draft_contract(self, *, by: Role, now: datetime) -> None:
-        if by is not Role.JURIST:
+    def draft_contract(self, *, by: Role | None, now: datetime) -> None:
+        """A referred dossier's contract is drafted by a juriste and nobody else (seed 003). A straight-through
+        one is produced by the platform (`by=None`) from the contract template Legal approved for the product
+        version; a juriste may still draft it, no other role may."""
+        if by is not None and by is not Role.JURIST:
             raise OnlyJuristDraftsContracts(field="role")
+        if by is None and self.referred:
+            raise ContractNeedsJurist(field="role")
         self.check_can_move_to(Stage.CONTRACT_DRAFTED)
-        self._move(Stage.CONTRACT_DRAFTED, ev.ContractDrafted, now, drafted_by_role=by.value)
+        drafted_by = by.value if by else "platform"
+        self._move(Stage.CONTRACT_DRAFTED, ev.ContractDrafted, now, drafted_by_role=drafted_by)
 
     def send_for_signature(self, *, now: datetime) -> None:
         self.check_can_move_to(Stage.AWAITING_SIGNATURE)
@@ -296,3 +310,83 @@ class Dossier:
         self.pending_events.append(
             event(occurred_at=now, subscription_id=self.subscription_id, stage=self.stage.value, **data)
         )
+
+
+# -- the unified status: who must act next ------------------------------------------------------------------
+
+APPLICANT = "applicant"
+PLATFORM = "platform"
+
+
+@dataclass(frozen=True)
+class NextAction:
+    code: str
+    label: str
+    owner: str  # a staff role's value, APPLICANT (the prospect or customer) or PLATFORM (automatic work)
+
+
+def next_action(
+    *,
+    stage: Stage,
+    referred: bool,
+    missing_steps: tuple[str, ...],
+    open_tasks: tuple[str, ...],
+    information_requested: bool,
+    invoice_status: str,
+) -> NextAction | None:
+    """The one thing that moves the dossier on, and who owns it; None when nothing will (a closed dossier)."""
+    if stage is Stage.DRAFT:
+        if missing_steps:
+            return NextAction("complete_answers", f"Compléter l'étape « {missing_steps[0]} »", APPLICANT)
+        return NextAction("check_answers", "Vérification et tarification en cours", PLATFORM)
+    if stage is Stage.REFERRED:
+        if information_requested:
+            return NextAction("answer_information_request", "Répondre à la demande de l'estimateur", APPLICANT)
+        for kind, action in _TASK_ACTIONS.items():
+            if kind in open_tasks:
+                return action
+        return NextAction("open_underwriting", "Ouverture de l'enquête en cours", PLATFORM)
+    if stage is Stage.ACCEPTED and referred:
+        return NextAction("draft_contract", "Rédiger le contrat", Role.JURIST.value)
+    if stage is Stage.SIGNED and invoice_status == "drafted":
+        return NextAction("validate_first_invoice", "Valider la première facture", Role.ACCOUNTANT.value)
+    if stage is Stage.DECLINED:
+        return NextAction("review_declined", "Réexaminer ou rouvrir le dossier", Role.SALES_REP.value)
+    return _STAGE_ACTIONS.get(stage)
+
+
+_TASK_ACTIONS = {
+    "investigation": NextAction("investigate", "Mener l'enquête et rédiger le rapport", Role.INVESTIGATOR.value),
+    "estimation": NextAction("estimate_risk", "Estimer le risque et décider", Role.ESTIMATOR.value),
+}
+
+_STAGE_ACTIONS = {
+    Stage.VALIDATED: NextAction("price", "Tarification en cours", PLATFORM),
+    Stage.PRICED: NextAction("accept_offer", "Accepter l'offre", APPLICANT),
+    Stage.UNDERWRITTEN: NextAction("accept_offer", "Accepter l'offre ajustée", APPLICANT),
+    Stage.ACCEPTED: NextAction("draft_contract", "Rédaction du contrat en cours", PLATFORM),
+    Stage.CONTRACT_DRAFTED: NextAction("send_for_signature", "Envoi en signature en cours", PLATFORM),
+    Stage.AWAITING_SIGNATURE: NextAction("sign_contract", "Signer le contrat", APPLICANT),
+    Stage.SIGNED: NextAction("set_up_billing", "Mandat et première facture en cours", PLATFORM),
+}
+
+
+def crm_status_for(stage: Stage) -> str:
+    """The embedded CRM's pipeline stage for a dossier stage (the platform's own sales pipeline)."""
+    return _CRM_STATUS.get(stage, "qualified")
+
+
+_CRM_STATUS = {
+    Stage.DRAFT: "lead",
+    Stage.PRICED: "offer_sent",
+    Stage.UNDERWRITTEN: "offer_sent",
+    Stage.ACCEPTED: "offer_accepted",
+    Stage.CONTRACT_DRAFTED: "offer_accepted",
+    Stage.AWAITING_SIGNATURE: "offer_accepted",
+    Stage.SIGNED: "won",
+    Stage.ACTIVE: "won",
+    Stage.DECLINED: "lost",
+    Stage.REJECTED: "lost",
+    Stage.WITHDRAWN: "lost",
+    Stage.EXPIRED: "lost",
+}

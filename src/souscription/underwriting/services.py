@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
 
 from django.db import transaction
 
-from souscription.underwriting.models import InvestigationReport
+from souscription.kernel.errors import Conflict, NotFound, PermissionDenied
+from souscription.underwriting.models import (
+    ContractCopy,
+    HealthDeclaration,
+    InvestigationReport,
+    RiskEstimate,
+    UnderwritingTask,
+)
 
 DATABASE = "legal"
 
@@ -30,3 +40,240 @@ def file_investigation_report(
 
 def report_count() -> int:
     return InvestigationReport.objects.count()
+
+
+# -- health answers ------------------------------------------------------------------------------------------
+
+
+def declare_health(*, declaration_id: uuid.UUID, subscription_id: str, answers: dict[str, Any], at: datetime) -> None:
+    """Keep a health questionnaire as submitted; never overwritten, so a decision can cite the row it saw."""
+    with transaction.atomic(using=DATABASE):
+        HealthDeclaration.objects.get_or_create(
+            id=declaration_id, defaults={"subscription_id": subscription_id, "answers": answers, "declared_at": at}
+        )
+
+
+def latest_health_declaration(subscription_id: str) -> tuple[uuid.UUID, dict[str, Any]] | None:
+    row = HealthDeclaration.objects.filter(subscription_id=subscription_id).order_by("-declared_at").first()
+    return (row.id, dict(row.answers)) if row else None
+
+
+# -- tasks and queues ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Task:
+    id: uuid.UUID
+    subscription_id: str
+    kind: str
+    role: str
+    status: str
+    reasons: tuple[str, ...]
+    due_on: date
+    opened_at: datetime
+    closed_at: datetime | None
+
+
+class TaskNotOpen(Conflict):
+    code = "task_not_open"
+    message = "Cette tâche est déjà close : rechargez la file de travail."
+
+
+class TaskNotFound(NotFound):
+    code = "task_not_found"
+    message = "Tâche introuvable."
+
+
+class WrongQueue(PermissionDenied):
+    code = "wrong_queue"
+    message = "Cette tâche est assignée à un autre rôle."
+
+
+def open_task(
+    *,
+    task_id: uuid.UUID,
+    subscription_id: str,
+    kind: str,
+    role: str,
+    reasons: tuple[str, ...],
+    due_on: date,
+    at: datetime,
+) -> None:
+    """Put a task in a role's queue (idempotent on the task id)."""
+    with transaction.atomic(using=DATABASE):
+        UnderwritingTask.objects.get_or_create(
+            id=task_id,
+            defaults={
+                "subscription_id": subscription_id,
+                "kind": kind,
+                "role": role,
+                "reasons": list(reasons),
+                "due_on": due_on,
+                "opened_at": at,
+            },
+        )
+
+
+def queue(role: str, *, limit: int = 100) -> list[Task]:
+    """The open tasks of a role, the most urgent first."""
+    rows = UnderwritingTask.objects.filter(role=role, status=UnderwritingTask.Status.OPEN).order_by(
+        "due_on", "opened_at"
+    )[:limit]
+    return [_task(row) for row in rows]
+
+
+def tasks_of(subscription_id: str) -> list[Task]:
+    return [_task(row) for row in UnderwritingTask.objects.filter(subscription_id=subscription_id)]
+
+
+def task(task_id: uuid.UUID) -> Task:
+    row = UnderwritingTask.objects.filter(id=task_id).first()
+    if row is None:
+        raise TaskNotFound(field="task_id")
+    return _task(row)
+
+
+def check_task_open_for(task_id: uuid.UUID, *, role: str, kind: str) -> Task:
+    found = task(task_id)
+    if found.kind != kind:
+        raise TaskNotFound(field="task_id")
+    if found.role != role:
+        raise WrongQueue(field="task_id")
+    if found.status != UnderwritingTask.Status.OPEN:
+        raise TaskNotOpen(field="task_id")
+    return found
+
+
+def _close(task_id: uuid.UUID, *, by: int, at: datetime) -> bool:
+    """Close an open task; False when it was already closed (a replayed step), so callers stay idempotent."""
+    return bool(
+        UnderwritingTask.objects.filter(id=task_id, status=UnderwritingTask.Status.OPEN).update(
+            status=UnderwritingTask.Status.DONE, closed_at=at, closed_by=by
+        )
+    )
+
+
+def cancel_open_tasks(subscription_id: str, *, at: datetime) -> int:
+    with transaction.atomic(using=DATABASE):
+        return UnderwritingTask.objects.filter(
+            subscription_id=subscription_id, status=UnderwritingTask.Status.OPEN
+        ).update(status=UnderwritingTask.Status.CANCELLED, closed_at=at)
+
+
+def _task(row: UnderwritingTask) -> Task:
+    return Task(
+        id=row.id,
+        subscription_id=row.subscription_id,
+        kind=row.kind,
+        role=row.role,
+        status=row.status,
+        reasons=tuple(row.reasons),
+        due_on=row.due_on,
+        opened_at=row.opened_at,
+        closed_at=row.closed_at,
+    )
+
+
+# -- the underwriting path of seed 003 -----------------------------------------------------------------------
+
+
+def complete_investigation(
+    *,
+    task_id: uuid.UUID,
+    customer_id: uuid.UUID,
+    author_id: int,
+    findings: str,
+    next_task_id: uuid.UUID,
+    estimation_due_on: date,
+    at: datetime,
+) -> None:
+    """The enquêteur's report closes the investigation and puts the estimation in the estimateur's queue."""
+    with transaction.atomic(using=DATABASE):
+        current = UnderwritingTask.objects.select_for_update().get(id=task_id)
+        if not _close(task_id, by=author_id, at=at):
+            return
+        InvestigationReport.objects.create(
+            id=task_id,
+            customer_id=customer_id,
+            subscription_id=current.subscription_id,
+            author_id=author_id,
+            findings=findings,
+            written_at=at,
+        )
+        UnderwritingTask.objects.create(
+            id=next_task_id,
+            subscription_id=current.subscription_id,
+            kind=UnderwritingTask.Kind.ESTIMATION,
+            role="estimator",
+            reasons=current.reasons,
+            due_on=estimation_due_on,
+            opened_at=at,
+        )
+
+
+@dataclass(frozen=True)
+class Estimate:
+    risk_class: str
+    premium_adjustment_pct: int
+    exclusions: tuple[str, ...]
+    decision: str
+    note: str
+
+
+def record_estimate(*, task_id: uuid.UUID, estimator_id: int, estimate: Estimate, at: datetime) -> None:
+    """The estimateur's decision closes the estimation task (idempotent: a replay changes nothing)."""
+    with transaction.atomic(using=DATABASE):
+        current = UnderwritingTask.objects.select_for_update().get(id=task_id)
+        if not _close(task_id, by=estimator_id, at=at):
+            return
+        RiskEstimate.objects.create(
+            id=task_id,
+            subscription_id=current.subscription_id,
+            estimator_id=estimator_id,
+            risk_class=estimate.risk_class,
+            premium_adjustment_pct=estimate.premium_adjustment_pct,
+            exclusions=list(estimate.exclusions),
+            decision=estimate.decision,
+            note=estimate.note,
+            decided_at=at,
+        )
+
+
+def latest_estimate(subscription_id: str) -> Estimate | None:
+    row = RiskEstimate.objects.filter(subscription_id=subscription_id).order_by("-decided_at").first()
+    if row is None:
+        return None
+    return Estimate(row.risk_class, row.premium_adjustment_pct, tuple(row.exclusions), row.decision, row.note)
+
+
+def close_contract_task(*, task_id: uuid.UUID, jurist_id: int, at: datetime) -> None:
+    with transaction.atomic(using=DATABASE):
+        _close(task_id, by=jurist_id, at=at)
+
+
+# -- contract copies -----------------------------------------------------------------------------------------
+
+
+def keep_contract_copy(*, subscription_id: str, kind: str, pdf: bytes, drafted_by: str, at: datetime) -> None:
+    """Keep a copy of the contract (drafted, then signed); idempotent per dossier and kind."""
+    with transaction.atomic(using=DATABASE):
+        ContractCopy.objects.get_or_create(
+            subscription_id=subscription_id,
+            kind=kind,
+            defaults={
+                "id": uuid.uuid5(uuid.NAMESPACE_URL, f"contract:{subscription_id}:{kind}"),
+                "pdf": pdf,
+                "sha256": hashlib.sha256(pdf).hexdigest(),
+                "drafted_by": drafted_by,
+                "created_at": at,
+            },
+        )
+
+
+def contract_copy(subscription_id: str, kind: str) -> bytes | None:
+    row = ContractCopy.objects.filter(subscription_id=subscription_id, kind=kind).only("pdf").first()
+    return bytes(row.pdf) if row else None
+
+
+def investigation_reports(subscription_id: str) -> list[uuid.UUID]:
+    return list(InvestigationReport.objects.filter(subscription_id=subscription_id).values_list("id", flat=True))

@@ -1,0 +1,99 @@
+"""`Idempotency-Key` on every POST of the API: the same key with the same request gets the first answer again;
+the same key with another request is refused (422, `idempotency_key_reused`); a key whose first request is still
+being processed gets 409 (`idempotency_key_in_flight`), so a client's retry never does the work twice.
+
+Keys are scoped to the caller (the signed-in account, else the bearer token's digest, else the anonymous
+caller), remembered in the platform database, and apply to answers below 500: a server error frees the key so
+the client may retry with it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from souscription.platform.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+DATABASE = "default"
+
+
+def _problem(status: int, code: str, message: str) -> HttpResponse:
+    body = {"errors": [{"code": code, "message": message, "field": HEADER}]}
+    return HttpResponse(json.dumps(body, ensure_ascii=False), status=status, content_type="application/json")
+
+
+class IdempotencyMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        key = request.headers.get(HEADER)
+        if request.method != "POST" or key is None or not request.path.startswith("/api/"):
+            return self.get_response(request)
+        if not key.strip() or len(key) > MAX_KEY_LENGTH:
+            return _problem(
+                422, "invalid_idempotency_key", "Idempotency-Key : de 1 à 255 caractères, par exemple un UUID."
+            )
+        scope = _scope(request)
+        fingerprint = hashlib.sha256(b"\0".join([request.path.encode(), request.body])).hexdigest()
+        record = self._claim(scope, key, fingerprint)
+        if record is not None:
+            return self._replay(record, fingerprint)
+        try:
+            response = self.get_response(request)
+        except BaseException:
+            IdempotencyRecord.objects.filter(scope=scope, key=key, status_code=None).delete()
+            raise
+        if response.status_code >= 500 or getattr(response, "streaming", False):
+            IdempotencyRecord.objects.filter(scope=scope, key=key, status_code=None).delete()
+            return response
+        IdempotencyRecord.objects.filter(scope=scope, key=key).update(
+            status_code=response.status_code,
+            content_type=response.get("Content-Type", ""),
+            body=response.content,
+        )
+        return response
+
+    @staticmethod
+    def _claim(scope: str, key: str, fingerprint: str) -> IdempotencyRecord | None:
+        """Reserve the key for this request; return the existing record when the key was already used."""
+        try:
+            with transaction.atomic(using=DATABASE):
+                IdempotencyRecord.objects.create(
+                    scope=scope, key=key, request_fingerprint=fingerprint, created_at=timezone.now()
+                )
+            return None
+        except IntegrityError:
+            return IdempotencyRecord.objects.get(scope=scope, key=key)
+
+    @staticmethod
+    def _replay(record: IdempotencyRecord, fingerprint: str) -> HttpResponse:
+        if record.request_fingerprint != fingerprint:
+            return _problem(
+                422,
+                "idempotency_key_reused",
+                "Cette Idempotency-Key a déjà servi pour une autre requête : utilisez une nouvelle clé.",
+            )
+        if record.status_code is None:
+            return _problem(
+                409, "idempotency_key_in_flight", "La première requête avec cette clé est en cours : réessayez."
+            )
+        response = HttpResponse(bytes(record.body), status=record.status_code, content_type=record.content_type)
+        response["Idempotent-Replayed"] = "true"
+        return response
+
+
+def _scope(request: HttpRequest) -> str:
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}"
+    authorization = request.headers.get("Authorization", "")
+    if authorization:
+        return "bearer:" + hashlib.sha256(authorization.encode()).hexdigest()[:64]
+    return "anonymous"

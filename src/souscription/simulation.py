@@ -1,0 +1,285 @@
+"""Realistic dossiers driven end to end through the public API (`souscription simulate`, the benchmark).
+
+Each simulated applicant opens a dossier, answers the form step by step, accepts the offer and signs; simulated
+staff do their part through the same API with their own accounts: the enquêteur files a report, the estimateur
+decides (mostly approve, sometimes ask for information, decline or reject), the juriste drafts the contract of a
+referred dossier, and an accountant validates the first invoice. Requests go through Django's full stack
+(middleware, routing, the API) in-process; the workflows run in this process's DBOS runtime."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import time
+import unicodedata
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from django.test import Client
+
+from souscription.identity.domain import Role
+from souscription.identity.services import create_staff_user
+from souscription.products.catalog import ProductVersion
+from souscription.products.domain import FieldSpec, FieldType
+from souscription.products.runtime import catalog
+
+API = "/api/v1"
+STAFF_ROLES = (Role.INVESTIGATOR, Role.ESTIMATOR, Role.JURIST, Role.ACCOUNTANT)
+FIRST_NAMES = ("Léa", "Hugo", "Chloé", "Lucas", "Inès", "Nathan", "Manon", "Yanis", "Camille", "Théo", "Jade", "Noé")
+LAST_NAMES = ("Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau")
+MAKES = ("Renault", "Peugeot", "Citroën", "Toyota", "Volkswagen", "Dacia", "Tesla", "BMW", "Fiat", "Kia")
+PROFESSIONS = (("comptable", "bureau"), ("infirmière", "manuelle"), ("couvreur", "a_risque"), ("juriste", "bureau"))
+IBANS = ("FR7630006000011234567890189", "FR1420041010050500013M02606", "DE89370400440532013000")
+
+
+class SimulationError(RuntimeError):
+    """The API answered something a well-behaved client cannot go on from (the message says what)."""
+
+
+@dataclass
+class Outcome:
+    stages: Counter[str] = field(default_factory=Counter)
+    requests: int = 0
+    seconds: float = 0.0
+
+    @property
+    def dossiers(self) -> int:
+        return sum(self.stages.values())
+
+
+class Staff:
+    """One signed-in client per staff role, created once per run."""
+
+    def __init__(self, run: str) -> None:
+        self.clients: dict[Role, Client] = {}
+        for role in STAFF_ROLES:
+            # A random password nobody knows: these accounts only act through this process's sessions.
+            user = create_staff_user(
+                email=f"simulation-{role.value}@assureur.test",
+                password=secrets.token_urlsafe(24),
+                role=role.value,
+                first_name="Simulation",
+                last_name=role.label,
+                update=True,
+            )
+            client = Client(SERVER_NAME="localhost")
+            client.force_login(user)
+            self.clients[role] = client
+
+
+class Api:
+    """A tiny JSON client over Django's test client that counts requests and fails loudly on surprises."""
+
+    def __init__(self, client: Client, outcome: Outcome, token: str = "") -> None:
+        self.client, self.outcome, self.token = client, outcome, token
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None, *, expect: int = 200) -> dict[str, Any]:
+        headers = {"Idempotency-Key": str(uuid.uuid4())} if method == "post" else {}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        send: Callable[..., Any] = getattr(self.client, method)
+        response = send(f"{API}{path}", body or {}, content_type="application/json", headers=headers)
+        self.outcome.requests += 1
+        if response.status_code != expect:
+            raise SimulationError(f"{method.upper()} {path} → {response.status_code} {response.content[:400]!r}")
+        body_out: dict[str, Any] = response.json()
+        return body_out
+
+
+def simulate(*, product: str, count: int, seed: int, concurrency: int = 1) -> Outcome:
+    """Drive `count` dossiers of `product` end to end; returns how many ended in each stage."""
+    version = catalog().effective(product, on=date.today())
+    outcome = Outcome()
+    staff = Staff(run=str(seed))
+    started = time.perf_counter()
+
+    def one(index: int) -> str:
+        rng = random.Random(seed * 1_000_003 + index)  # noqa: S311 -- reproducible test data, not secrets
+        return Applicant(version, rng, staff, outcome, index).go()
+
+    if concurrency <= 1:
+        stages = [one(index) for index in range(count)]
+    else:
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            stages = list(pool.map(one, range(count)))
+    outcome.seconds = time.perf_counter() - started
+    outcome.stages.update(stages)
+    return outcome
+
+
+class Applicant:
+    def __init__(self, version: ProductVersion, rng: random.Random, staff: Staff, outcome: Outcome, index: int):
+        self.version, self.rng, self.staff, self.outcome, self.index = version, rng, staff, outcome, index
+        self.api = Api(Client(SERVER_NAME="localhost"), outcome)
+
+    def go(self) -> str:
+        opened = self.api.call("post", "/dossiers", {"product": self.version.definition.product}, expect=201)
+        self.sid, self.api.token = opened["subscription_id"], opened["applicant_token"]
+        answers = realistic_answers(self.version, self.rng, self.index)
+        status: dict[str, Any] = opened["status"]
+        for step in self.version.definition.steps:
+            values = {spec.name: answers[spec.name] for spec in step.fields if spec.name in answers}
+            status = self.api.call("post", f"/dossiers/{self.sid}/steps/{step.id}", {"answers": values})
+        for _ in range(12):
+            status = self.act(status, answers)
+            if status["next_action"] is None or status["stage"] == "declined":
+                break
+        return str(status["stage"])
+
+    def act(self, status: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
+        action = status["next_action"] or {}
+        code, sid = action.get("code"), self.sid
+        if code in {"accept_offer"}:
+            if self.rng.random() < 0.03:
+                return self.api.call("post", f"/dossiers/{sid}/withdrawal", {"reason": "Offre concurrente retenue"})
+            return self.api.call("post", f"/dossiers/{sid}/acceptance")
+        if code == "sign_contract":
+            name = f"{answers.get('customer.first_name', '')} {answers.get('customer.last_name', '')}".strip()
+            return self.api.call("post", f"/dossiers/{sid}/signature", {"signer_name": name or "Demandeur"})
+        if code in {"investigate", "estimate_risk", "draft_contract"} and action.get("owner") != "platform":
+            return self.staff_task(status, code)
+        if code == "answer_information_request":
+            step = next(s for s in self.version.definition.steps if s.id == "health")
+            values = {spec.name: answers[spec.name] for spec in step.fields if spec.name in answers}
+            return self.api.call("post", f"/dossiers/{sid}/steps/health", {"answers": values})
+        if code == "validate_first_invoice":
+            accountant = Api(self.staff.clients[Role.ACCOUNTANT], self.outcome)
+            return accountant.call("post", f"/invoices/{status['invoice_id']}/validation")
+        # Work the platform is doing: read the status again, a little later.
+        time.sleep(0.05)
+        return self.api.call("get", f"/dossiers/{sid}")
+
+    def staff_task(self, status: dict[str, Any], code: str) -> dict[str, Any]:
+        kind = {"investigate": "investigation", "estimate_risk": "estimation", "draft_contract": "contract"}[code]
+        task = next((t for t in status["tasks"] if t["kind"] == kind and t["status"] == "open"), None)
+        if task is None:
+            time.sleep(0.05)
+            return self.api.call("get", f"/dossiers/{self.sid}")
+        if kind == "investigation":
+            api = Api(self.staff.clients[Role.INVESTIGATOR], self.outcome)
+            report = "Entretien téléphonique et pièces médicales reçues ; déclarations cohérentes."
+            done = api.call("post", f"/underwriting/tasks/{task['id']}/report", {"findings": report})
+        elif kind == "estimation":
+            api = Api(self.staff.clients[Role.ESTIMATOR], self.outcome)
+            done = api.call("post", f"/underwriting/tasks/{task['id']}/estimate", self.estimate(status))
+        else:
+            api = Api(self.staff.clients[Role.JURIST], self.outcome)
+            done = api.call("post", f"/underwriting/tasks/{task['id']}/contract")
+        status_out: dict[str, Any] = done["status"]
+        return status_out
+
+    def estimate(self, status: dict[str, Any]) -> dict[str, Any]:
+        roll = self.rng.random()
+        asked_before = status["revision"] > len(self.version.definition.steps)
+        if roll < 0.08 and not asked_before:
+            return {
+                "risk_class": "aggravated",
+                "premium_adjustment_pct": 0,
+                "exclusions": [],
+                "decision": "request_information",
+                "note": "Merci de confirmer votre consommation de tabac.",
+            }
+        if roll < 0.14:
+            return {
+                "risk_class": "high",
+                "premium_adjustment_pct": 0,
+                "exclusions": [],
+                "decision": "decline",
+                "note": "Risque hors appétit à ce jour.",
+            }
+        if roll < 0.17:
+            return {
+                "risk_class": "high",
+                "premium_adjustment_pct": 0,
+                "exclusions": [],
+                "decision": "reject",
+                "note": "Antécédents incompatibles avec la garantie.",
+            }
+        return {
+            "risk_class": "aggravated",
+            "premium_adjustment_pct": self.rng.choice((0, 15, 25, 50)),
+            "exclusions": self.rng.choice(([], ["Affections du dos"], ["Sports aériens"])),
+            "decision": "approve",
+            "note": "Risque aggravé accepté avec surprime.",
+        }
+
+
+def realistic_answers(version: ProductVersion, rng: random.Random, index: int) -> dict[str, Any]:
+    """Answers a real applicant could give, mostly eligible, some not; any product gets plausible values."""
+    today = date.today()
+    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    birth = _years_ago(today, rng.randint(19, 70), rng)
+    known: dict[str, Any] = {
+        "customer.first_name": first,
+        "customer.last_name": last,
+        "customer.email": f"{_ascii(first)}.{_ascii(last)}.{uuid.UUID(int=rng.getrandbits(128)).hex[:10]}@exemple.fr",
+        "customer.phone": "+33 6 " + " ".join(str(rng.randint(10, 99)) for _ in range(4)),
+        "customer.country": "FR" if rng.random() > 0.02 else "BE",
+        "billing.frequency": rng.choice(("monthly", "annual")),
+        "billing.account_holder": f"{first} {last}",
+        "billing.iban": rng.choice(IBANS),
+        "vehicle.registration": f"{_letters(rng)}-{rng.randint(100, 999)}-{_letters(rng)}",
+        "vehicle.make": rng.choice(MAKES),
+        "vehicle.first_registration": _years_ago(today, rng.choice((1, 2, 3, 4, 5, 6, 8, 9, 12)), rng).isoformat(),
+        "vehicle.mileage_km": rng.randint(5_000, 210_000),
+        "vehicle.power_hp": rng.choice((70, 90, 110, 130, 150, 190, 320)),
+        "vehicle.battery_warranty_end": f"{today.year + rng.randint(1, 6)}-{rng.randint(1, 12):02d}",
+        "driver.birth_date": birth.isoformat(),
+        "driver.license_date": _years_ago(
+            today, rng.randint(0, max(0, (today - birth).days // 365 - 18)), rng
+        ).isoformat(),
+        "insured.birth_date": _years_ago(today, rng.randint(20, 66), rng).isoformat(),
+        "insured.sex": rng.choice(("F", "M")),
+        "health.tobacco": rng.random() < 0.25,
+        "health.cigarettes_per_day": rng.randint(2, 25),
+        "health.alcohol_units_per_week": rng.choice((0, 2, 5, 8, 16)),
+        "health.chronic_disease": rng.random() < 0.1,
+        "health.disease_details": "Asthme léger traité",
+        "cover.capital_eur": rng.choice((50_000, 100_000, 150_000, 250_000, 400_000)),
+    }
+    known["vehicle.fuel"] = rng.choice(("essence", "diesel", "hybride", "electrique"))
+    known["insured.profession"], known["insured.profession_risk"] = rng.choice(PROFESSIONS)
+    answers: dict[str, Any] = {}
+    for spec in version.definition.fields():
+        value = known.get(spec.name, _generic(spec, rng, today))
+        if spec.required_if and not spec.required_if.holds({**known, **answers}):
+            continue
+        answers[spec.name] = value
+    return answers
+
+
+def _generic(spec: FieldSpec, rng: random.Random, today: date) -> Any:
+    """A plausible value for a field the simulator has no specific knowledge of (a product added as data)."""
+    if spec.type is FieldType.CHOICE:
+        return rng.choice(spec.choices)
+    if spec.type is FieldType.INTEGER:
+        low, high = spec.minimum or 0, spec.maximum or (spec.minimum or 0) + 1000
+        return rng.randint(low, high)
+    if spec.type is FieldType.BOOLEAN:
+        return rng.random() < 0.5
+    if spec.type is FieldType.DATE:
+        return _years_ago(today, rng.randint(1, 10), rng).isoformat()
+    if spec.type is FieldType.EMAIL:
+        return f"client{rng.getrandbits(40)}@exemple.fr"
+    if spec.type is FieldType.COUNTRY:
+        return "FR"
+    if spec.type is FieldType.IBAN:
+        return IBANS[0]
+    return "Valeur"
+
+
+def _years_ago(today: date, years: int, rng: random.Random) -> date:
+    return today - timedelta(days=365 * years + rng.randint(1, 300))
+
+
+def _letters(rng: random.Random) -> str:
+    return "".join(rng.choice("ABCDEFGHJKLMNPRSTVWXYZ") for _ in range(2))
+
+
+def _ascii(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()

@@ -1,0 +1,424 @@
+"""Dossier and underwriting endpoints of `/api/v1` (thin: check the caller, call a service, return the status).
+
+Callers: the applicant, with the bearer token returned when the dossier is opened (`Authorization: Bearer …`),
+or a signed-in staff member whose role allows the action. Actions that start work across departments wait
+briefly for it (`WAIT_SECONDS`) so the answer usually shows the dossier's new stage; otherwise the status says
+what is still running (`next_action.owner == "platform"`)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from ninja import Field, Router, Schema, Status
+from ninja.utils import check_csrf
+
+from souscription.billing import services as billing
+from souscription.identity.domain import Role
+from souscription.kernel.errors import DomainError, NotAuthenticated, PermissionDenied
+from souscription.platform.schemas import ErrorsOut
+from souscription.subscriptions import services, workflows
+from souscription.subscriptions.status import dossier_status
+from souscription.underwriting import services as underwriting
+
+router = Router(tags=["dossiers"])
+WAIT_SECONDS = 10.0
+FRONT_OFFICE = frozenset({Role.CUSTOMER_ADVISOR, Role.SALES_REP, Role.SALES_LEAD})
+ERRORS: dict[int, type[ErrorsOut]] = {401: ErrorsOut, 403: ErrorsOut, 404: ErrorsOut, 409: ErrorsOut, 422: ErrorsOut}
+
+
+class ApplicantOrStaffOnly(NotAuthenticated):
+    message = "Identifiez-vous : session du personnel ou jeton du demandeur (Authorization: Bearer …)."
+
+
+# -- schemas --------------------------------------------------------------------------------------------------
+
+
+class CustomerOut(Schema):
+    email: str | None
+    country: str | None
+
+
+class NextActionOut(Schema):
+    code: str
+    label: str
+    owner: str = Field(description="Rôle du personnel, `applicant` (le demandeur) ou `platform` (automatique)")
+
+
+class OfferOut(Schema):
+    premium_cents: int
+    instalment_cents: int
+    frequency: str
+    currency: str
+    valid_until: datetime
+    breakdown: dict[str, Any]
+
+
+class TaskOut(Schema):
+    id: uuid.UUID
+    kind: str
+    role: str
+    status: str
+    due_on: date
+
+
+class DossierStatusOut(Schema):
+    """The unified status of a dossier, version 1 of the data contract (seed 000)."""
+
+    subscription_id: str = Field(pattern=r"^SUB-\d{4}-\d{6}$", examples=["SUB-2026-001245"])
+    customer: CustomerOut
+    product: str
+    product_version: str
+    stage: Literal[
+        "draft",
+        "validated",
+        "priced",
+        "referred",
+        "underwritten",
+        "accepted",
+        "contract_drafted",
+        "awaiting_signature",
+        "signed",
+        "active",
+        "declined",
+        "rejected",
+        "withdrawn",
+        "expired",
+    ]
+    crm_status: str
+    signature_status: str
+    mandate_status: str
+    invoice_status: str
+    payment_status: str
+    erp_sync: str
+    next_action: NextActionOut | None
+    missing_steps: list[str]
+    offer: OfferOut | None
+    exclusions: list[str]
+    information_requested: str | None
+    closing_reason: str | None
+    tasks: list[TaskOut]
+    invoice_id: uuid.UUID | None
+    revision: int
+    updated_at: datetime
+
+
+class OpenIn(Schema):
+    product: str = Field(min_length=1, max_length=64, examples=["garantie_automobile"])
+
+
+class OpenedOut(Schema):
+    subscription_id: str
+    applicant_token: str = Field(description="Jeton du demandeur, montré une seule fois : à garder.")
+    status: DossierStatusOut
+
+
+class StepIn(Schema):
+    answers: dict[str, Any] = Field(examples=[{"vehicle.make": "Renault", "vehicle.mileage_km": 130000}])
+
+
+class SignatureIn(Schema):
+    signer_name: str = Field(min_length=2, max_length=140, examples=["Léa Martin"])
+
+
+class WithdrawalIn(Schema):
+    reason: str = Field(min_length=2, max_length=500, examples=["Le client a trouvé une autre offre"])
+
+
+class ReportIn(Schema):
+    findings: str = Field(min_length=10, max_length=20000)
+
+
+class EstimateIn(Schema):
+    risk_class: Literal["standard", "aggravated", "high"]
+    premium_adjustment_pct: int = Field(ge=-50, le=300)
+    exclusions: list[str] = Field(default_factory=list, max_length=20)
+    decision: Literal["approve", "request_information", "decline", "reject"]
+    note: str = Field(min_length=2, max_length=5000)
+
+
+class QueueOut(Schema):
+    role: str
+    tasks: list[TaskOut]
+
+
+class TaskDoneOut(Schema):
+    task_id: uuid.UUID
+    status: DossierStatusOut
+
+
+# -- callers --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: int | None
+    role: Role | None
+
+    @property
+    def is_applicant(self) -> bool:
+        return self.user_id is None
+
+
+def _caller(request: HttpRequest, subscription_id: str | None = None) -> Caller:
+    user = request.user
+    if user.is_authenticated:
+        if request.method == "POST" and check_csrf(request) is not None:
+            raise PermissionDenied("Jeton CSRF absent ou invalide.", field="csrf")
+        return Caller(user_id=int(user.pk), role=getattr(user, "staff_role", None))
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if subscription_id and scheme.lower() == "bearer" and token and services.applicant_holds(subscription_id, token):
+        return Caller(user_id=None, role=None)
+    raise ApplicantOrStaffOnly(field="Authorization")
+
+
+def _front_office(request: HttpRequest, subscription_id: str) -> Caller:
+    caller = _caller(request, subscription_id)
+    if not caller.is_applicant and caller.role not in FRONT_OFFICE:
+        raise PermissionDenied("Seuls le demandeur, le service client et les commerciaux agissent sur le dossier.")
+    return caller
+
+
+def _staff(request: HttpRequest, *roles: Role) -> Caller:
+    caller = _caller(request)
+    if caller.role not in roles:
+        names = ", ".join(role.label for role in roles)
+        raise PermissionDenied(f"Action réservée : {names}.", field="role")
+    return caller
+
+
+def _wait(handle: Any) -> None:
+    """Wait a little for a workflow started by this request; it goes on regardless if it takes longer."""
+    future = getattr(handle, "future", None)
+    if isinstance(future, concurrent.futures.Future):
+        concurrent.futures.wait([future], timeout=WAIT_SECONDS)
+        if future.done() and future.exception() is not None:
+            error = future.exception()
+            if isinstance(error, DomainError):
+                raise error
+
+
+def status_json_schema() -> dict[str, Any]:
+    """The unified status as JSON Schema (draft 2020-12), version 1: published, and committed in `docs/schemas/`."""
+    schema = DossierStatusOut.model_json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://souscription.example/api/v1/schemas/dossier-status.json",
+        "version": "1",
+        **schema,
+    }
+
+
+@router.get("/schemas/dossier-status.json", response={200: dict[str, Any]}, summary="Contrat du statut (JSON Schema)")
+def status_schema(request: HttpRequest) -> dict[str, Any]:
+    return status_json_schema()
+
+
+# -- dossiers -------------------------------------------------------------------------------------------------
+
+
+@router.post("/dossiers", response={201: OpenedOut, **ERRORS}, summary="Ouvrir un dossier de souscription")
+def open_dossier(request: HttpRequest, payload: OpenIn) -> Status[Any]:
+    """Ouvert par le demandeur (sans compte) ou par le personnel du service client ou des ventes."""
+    user = request.user
+    created_by = None
+    if user.is_authenticated:
+        created_by = _caller(request).user_id
+    opened = services.open_dossier(product=payload.product, created_by=created_by, now=timezone.now())
+    body = {
+        "subscription_id": opened.subscription_id,
+        "applicant_token": opened.applicant_token,
+        "status": dossier_status(opened.subscription_id),
+    }
+    return Status(201, body)
+
+
+@router.get("/dossiers/{subscription_id}", response={200: DossierStatusOut, **ERRORS}, summary="Statut unifié")
+def read_status(request: HttpRequest, subscription_id: str) -> dict[str, Any]:
+    caller = _caller(request, subscription_id)
+    if not caller.is_applicant and caller.role is None:
+        raise PermissionDenied(field="role")
+    return dossier_status(subscription_id)
+
+
+@router.post(
+    "/dossiers/{subscription_id}/steps/{step_id}",
+    response={200: DossierStatusOut, **ERRORS},
+    summary="Répondre à une étape du formulaire",
+)
+def submit_step(request: HttpRequest, subscription_id: str, step_id: str, payload: StepIn) -> dict[str, Any]:
+    """Tous les champs faux sont signalés d'un coup (code stable, message, champ) et rien n'est enregistré ;
+    modifier un dossier déjà tarifé le remet en brouillon. Quand toutes les étapes sont remplies, le dossier est
+    vérifié, tarifé et, si les règles l'exigent, transmis au service juridique."""
+    _front_office(request, subscription_id)
+    complete = services.submit_step(subscription_id, step_id, payload.answers, now=timezone.now())
+    if complete:
+        row, _dossier = services.load(subscription_id)
+        handle = workflows.start(
+            f"quote:{row.id}:r{row.revision}", workflows.quote_dossier, subscription_id, row.revision
+        )
+        _wait(handle)
+    return dossier_status(subscription_id)
+
+
+@router.post(
+    "/dossiers/{subscription_id}/acceptance",
+    response={200: DossierStatusOut, **ERRORS},
+    summary="Accepter l'offre",
+)
+def accept(request: HttpRequest, subscription_id: str) -> dict[str, Any]:
+    _front_office(request, subscription_id)
+    services.accept_offer(subscription_id, now=timezone.now())
+    row, _dossier = services.load(subscription_id)
+    _wait(workflows.start(f"conclude:{row.id}:r{row.revision}", workflows.conclude, subscription_id))
+    return dossier_status(subscription_id)
+
+
+@router.post(
+    "/dossiers/{subscription_id}/signature",
+    response={200: DossierStatusOut, **ERRORS},
+    summary="Signer le contrat (le demandeur)",
+)
+def sign(request: HttpRequest, subscription_id: str, payload: SignatureIn) -> dict[str, Any]:
+    """Signature électronique intégrée (PAdES) ; puis mandat SEPA et première facture."""
+    caller = _caller(request, subscription_id)
+    if not caller.is_applicant:
+        raise PermissionDenied("Seul le demandeur signe son contrat.", field="Authorization")
+    services.check_can_sign(subscription_id)
+    row, _dossier = services.load(subscription_id)
+    handle = workflows.start(f"sign:{row.id}", workflows.sign_and_bill, subscription_id, payload.signer_name)
+    _wait(handle)
+    return dossier_status(subscription_id)
+
+
+@router.post(
+    "/dossiers/{subscription_id}/withdrawal",
+    response={200: DossierStatusOut, **ERRORS},
+    summary="Retirer le dossier",
+)
+def withdraw(request: HttpRequest, subscription_id: str, payload: WithdrawalIn) -> dict[str, Any]:
+    _front_office(request, subscription_id)
+    services.withdraw(subscription_id, reason=payload.reason, now=timezone.now())
+    row, _dossier = services.load(subscription_id)
+    _wait(workflows.start(f"withdrawn:{row.id}", workflows.after_withdrawal, subscription_id))
+    return dossier_status(subscription_id)
+
+
+@router.get(
+    "/dossiers/{subscription_id}/documents/{kind}",
+    response={200: None, **ERRORS},
+    summary="Télécharger l'offre ou le contrat (PDF)",
+)
+def document(request: HttpRequest, subscription_id: str, kind: Literal["offer", "contract", "signed-contract"]) -> Any:
+    _caller(request, subscription_id)
+    pdf = services.document(subscription_id, kind)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{subscription_id}-{kind}.pdf"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# -- underwriting -----------------------------------------------------------------------------------------------
+
+underwriting_router = Router(tags=["souscription médicale"])
+UNDERWRITERS = (Role.INVESTIGATOR, Role.ESTIMATOR, Role.JURIST, Role.LEGAL_LEAD)
+
+
+@underwriting_router.get("/underwriting/queue", response={200: QueueOut, **ERRORS}, summary="Ma file de travail")
+def my_queue(request: HttpRequest) -> dict[str, Any]:
+    caller = _staff(request, *UNDERWRITERS)
+    role = caller.role.value if caller.role else ""
+    tasks = underwriting.queue(role)
+    return {"role": role, "tasks": [_task_out(task) for task in tasks]}
+
+
+@underwriting_router.post(
+    "/underwriting/tasks/{task_id}/report", response={200: TaskDoneOut, **ERRORS}, summary="Rapport d'enquête"
+)
+def file_report(request: HttpRequest, task_id: uuid.UUID, payload: ReportIn) -> dict[str, Any]:
+    caller = _staff(request, Role.INVESTIGATOR)
+    task = underwriting.check_task_open_for(task_id, role=Role.INVESTIGATOR.value, kind="investigation")
+    row, _dossier = services.load(task.subscription_id)
+    now = timezone.now()
+    underwriting.complete_investigation(
+        task_id=task_id,
+        customer_id=row.customer_id or uuid.UUID(int=0),
+        author_id=caller.user_id or 0,
+        findings=payload.findings,
+        next_task_id=uuid.uuid5(uuid.NAMESPACE_URL, f"task:{task_id}:estimation"),
+        estimation_due_on=now.date() + timedelta(days=workflows.ESTIMATION_DAYS),
+        at=now,
+    )
+    return {"task_id": task_id, "status": dossier_status(task.subscription_id)}
+
+
+@underwriting_router.post(
+    "/underwriting/tasks/{task_id}/estimate", response={200: TaskDoneOut, **ERRORS}, summary="Estimation du risque"
+)
+def estimate(request: HttpRequest, task_id: uuid.UUID, payload: EstimateIn) -> dict[str, Any]:
+    """Décision de l'estimateur : accepter (avec ajustement de prime et exclusions), demander des informations au
+    demandeur, refuser (réexaminable) ou rejeter définitivement."""
+    caller = _staff(request, Role.ESTIMATOR)
+    task = underwriting.check_task_open_for(task_id, role=Role.ESTIMATOR.value, kind="estimation")
+    _wait(
+        workflows.start(
+            f"estimate:{task_id}", workflows.apply_estimate, str(task_id), caller.user_id or 0, payload.dict()
+        )
+    )
+    return {"task_id": task_id, "status": dossier_status(task.subscription_id)}
+
+
+@underwriting_router.post(
+    "/underwriting/tasks/{task_id}/contract", response={200: TaskDoneOut, **ERRORS}, summary="Rédiger le contrat"
+)
+def draft_contract(request: HttpRequest, task_id: uuid.UUID) -> dict[str, Any]:
+    """Réservé au juriste : le contrat d'un dossier passé en souscription médicale n'est rédigé que par lui."""
+    caller = _staff(request, Role.JURIST)
+    task = underwriting.check_task_open_for(task_id, role=Role.JURIST.value, kind="contract")
+    _wait(
+        workflows.start(
+            f"contract:{task_id}",
+            workflows.jurist_drafts,
+            task.subscription_id,
+            str(task_id),
+            caller.user_id or 0,
+        )
+    )
+    return {"task_id": task_id, "status": dossier_status(task.subscription_id)}
+
+
+# -- billing --------------------------------------------------------------------------------------------------
+
+billing_router = Router(tags=["facturation"])
+
+
+@billing_router.post(
+    "/invoices/{invoice_id}/validation",
+    response={200: DossierStatusOut, **ERRORS},
+    summary="Valider une facture (seconde personne)",
+)
+def validate_invoice(request: HttpRequest, invoice_id: uuid.UUID) -> dict[str, Any]:
+    """Un comptable ou le lead facturation qui n'a pas rédigé la facture la valide ; elle part alors à l'ERP et
+    le contrat devient actif."""
+    caller = _staff(request, Role.ACCOUNTANT, Role.BILLING_LEAD)
+    invoice = billing.check_can_validate(invoice_id, by=caller.user_id or 0)
+    row, _dossier = services.load(invoice.subscription_id)
+    _wait(
+        workflows.start(
+            f"activate:{row.id}",
+            workflows.validate_and_activate,
+            invoice.subscription_id,
+            str(invoice_id),
+            caller.user_id or 0,
+        )
+    )
+    return dossier_status(invoice.subscription_id)
+
+
+def _task_out(task: underwriting.Task) -> dict[str, Any]:
+    return {"id": task.id, "kind": task.kind, "role": task.role, "status": task.status, "due_on": task.due_on}

@@ -1,0 +1,99 @@
+"""The dossier as the platform keeps it (database `default`): its stage, side statuses and references.
+
+The dossier holds references, not copies (seed 004): the answers live in each department's database under the
+subscription id (contact data with customer service, the risk with Sales, health answers with Legal, bank
+details with Billing). Decisions keep their trace here, with the health inputs cited by reference."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class SubscriptionSequence(models.Model):
+    """The last number given in a year, for `SUB-YYYY-NNNNNN` identifiers without gaps or duplicates."""
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last}"
+
+
+class Dossier(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    subscription_id = models.CharField(_("souscription"), max_length=20, unique=True)
+    product = models.CharField(_("produit"), max_length=64)
+    product_version = models.CharField(_("version du produit"), max_length=32)
+    stage = models.CharField(_("étape"), max_length=20, db_index=True)
+    revision = models.PositiveIntegerField(_("révision"), default=0)
+    referred = models.BooleanField(default=False)
+    customer_id = models.UUIDField(_("client"), null=True, blank=True)
+    answered_fields = models.JSONField(_("champs renseignés"), default=list)
+    offer_id = models.UUIDField(_("offre"), null=True, blank=True)
+    premium_cents = models.PositiveBigIntegerField(null=True, blank=True)
+    currency = models.CharField(max_length=3, default="EUR")
+    offer_valid_until = models.DateTimeField(null=True, blank=True)
+    exclusions = models.JSONField(default=list)
+    information_requested = models.TextField(blank=True)
+    closing_reason = models.TextField(blank=True)
+    crm_status = models.CharField(max_length=16, default="lead")
+    signature_status = models.CharField(max_length=16, default="none")
+    mandate_status = models.CharField(max_length=16, default="none")
+    invoice_status = models.CharField(max_length=16, default="none")
+    payment_status = models.CharField(max_length=16, default="none")
+    erp_sync = models.CharField(max_length=16, default="none")
+    invoice_id = models.UUIDField(null=True, blank=True)
+    created_by = models.BigIntegerField(null=True, blank=True)
+    # The applicant's bearer token (shown once at creation), kept as a SHA-256 digest only.
+    applicant_token_sha256 = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("dossier de souscription")
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return self.subscription_id
+
+
+class DossierEvent(models.Model):
+    """Every domain event a dossier emitted, in order (names and non-personal data only)."""
+
+    dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="events")
+    name = models.CharField(max_length=80)
+    version = models.PositiveSmallIntegerField()
+    payload = models.JSONField()
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ("id",)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DecisionRecord(models.Model):
+    """A business decision with its trace: rule set and version, rows fired, inputs seen.
+
+    Health answers are not copied here: `health_declaration_id` cites the row in Legal's database that the
+    decision saw, so the trace is complete for whoever may read health data and leaks nothing to others."""
+
+    dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="decisions")
+    revision = models.PositiveIntegerField()
+    name = models.CharField(max_length=16)
+    rule_set = models.CharField(max_length=120)
+    result = models.JSONField()
+    fired = models.JSONField()
+    inputs = models.JSONField()
+    health_declaration_id = models.UUIDField(null=True, blank=True)
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ("id",)
+
+    def __str__(self) -> str:
+        return f"{self.name} · {self.rule_set}"

@@ -1,0 +1,267 @@
+"""The dossier's use cases: open, answer step by step, read the one status, accept, withdraw.
+
+Each department's slice is written through that department's services, in its own database; the dossier row
+(database `default`) keeps references and the stage. Work that spans departments after an answer (decide,
+price, refer, draft, sign, bill) runs as DBOS workflows (`workflows.py`), one local transaction per step."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+
+from souscription.billing import services as billing
+from souscription.customers import services as customers
+from souscription.kernel.errors import InvalidInput, NotFound
+from souscription.products.catalog import ProductVersion
+from souscription.products.domain import Slice, check_step, missing_steps
+from souscription.products.runtime import catalog
+from souscription.sales import services as sales
+from souscription.subscriptions import domain
+from souscription.subscriptions.domain import Dossier, Quote, Stage
+from souscription.subscriptions.models import Dossier as DossierRow
+from souscription.subscriptions.models import DossierEvent, SubscriptionSequence
+from souscription.underwriting import services as underwriting
+
+DATABASE = "default"
+
+
+class DossierNotFound(NotFound):
+    code = "dossier_not_found"
+    message = "Dossier introuvable : vérifiez le numéro de souscription (SUB-AAAA-NNNNNN)."
+
+
+@dataclass(frozen=True)
+class Opened:
+    subscription_id: str
+    applicant_token: str
+
+
+# -- opening and reading ------------------------------------------------------------------------------------
+
+
+def open_dossier(*, product: str, created_by: int | None, now: datetime) -> Opened:
+    """A new draft on the product version in force today, with a fresh subscription id and applicant token."""
+    version = catalog().effective(product, on=now.date())
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic(using=DATABASE):
+        sequence, _ = SubscriptionSequence.objects.select_for_update().get_or_create(year=now.year)
+        sequence.last += 1
+        sequence.save(update_fields=["last"])
+        subscription_id = domain.format_subscription_id(year=now.year, sequence=sequence.last)
+        dossier = Dossier.open(
+            subscription_id=subscription_id, product=product, product_version=version.definition.version, now=now
+        )
+        row = DossierRow(
+            subscription_id=subscription_id,
+            product=product,
+            product_version=version.definition.version,
+            created_by=created_by,
+            applicant_token_sha256=_digest(token),
+            created_at=now,
+        )
+        save(row, dossier, now=now)
+    return Opened(subscription_id, token)
+
+
+def load(subscription_id: str, *, for_update: bool = False) -> tuple[DossierRow, Dossier]:
+    rows = DossierRow.objects.select_for_update() if for_update else DossierRow.objects
+    row = rows.filter(subscription_id=subscription_id).first()
+    if row is None:
+        raise DossierNotFound(field="subscription_id")
+    return row, to_domain(row)
+
+
+def applicant_holds(subscription_id: str, token: str) -> bool:
+    """Whether `token` is the applicant's token of this dossier (constant-time comparison)."""
+    row = DossierRow.objects.filter(subscription_id=subscription_id).only("applicant_token_sha256").first()
+    return (
+        row is not None
+        and bool(row.applicant_token_sha256)
+        and hmac.compare_digest(row.applicant_token_sha256, _digest(token))
+    )
+
+
+def product_version(row: DossierRow) -> ProductVersion:
+    return catalog().version(row.product, row.product_version)
+
+
+def answers_of(row: DossierRow) -> dict[str, Any]:
+    """The dossier's answers, gathered from each department's slice (the dossier itself holds none)."""
+    answers: dict[str, Any] = {}
+    if row.customer_id:
+        contact = customers.contact_of(row.customer_id)
+        if contact:
+            answers.update(
+                {
+                    "customer.first_name": contact.first_name,
+                    "customer.last_name": contact.last_name,
+                    "customer.email": contact.email,
+                    "customer.phone": contact.phone,
+                    "customer.country": contact.country,
+                }
+            )
+    answers.update(sales.dossier_answers(row.subscription_id))
+    declaration = underwriting.latest_health_declaration(row.subscription_id)
+    if declaration:
+        answers.update(declaration[1])
+    answers.update(billing.bank_answers(row.subscription_id))
+    known = {spec.name for spec in product_version(row).definition.fields()}
+    return {name: value for name, value in answers.items() if name in known and name in row.answered_fields}
+
+
+# -- answering ----------------------------------------------------------------------------------------------
+
+
+def submit_step(subscription_id: str, step_id: str, answers: Mapping[str, Any], *, now: datetime) -> bool:
+    """Check and keep one step's answers; returns whether every step now has its answers.
+
+    Nothing is written when a field is wrong (every problem is reported at once, with its field). A dossier
+    past draft returns to draft and loses its price; one whose contract is drafted refuses the edit."""
+    row, dossier = load(subscription_id)
+    dossier.check_is_editable()
+    version = product_version(row)
+    known = answers_of(row)
+    problems = check_step(version.definition, step_id, answers, known=known, today=now.date())
+    if problems:
+        raise InvalidInput(problems)
+    slices = version.definition.split_by_slice(answers)
+    customer_id = row.customer_id
+    if Slice.CONTACT in slices:
+        customer_id = customers.record_contact(_contact(slices[Slice.CONTACT]))
+    if Slice.COMMERCIAL in slices:
+        sales.record_dossier_answers(
+            subscription_id=subscription_id,
+            product=row.product,
+            customer_id=customer_id,
+            answers=slices[Slice.COMMERCIAL],
+            at=now,
+        )
+    if Slice.HEALTH in slices:
+        underwriting.declare_health(
+            declaration_id=uuid.uuid4(), subscription_id=subscription_id, answers=slices[Slice.HEALTH], at=now
+        )
+    if Slice.BANK in slices:
+        bank = slices[Slice.BANK]
+        billing.record_bank_details(
+            subscription_id=subscription_id,
+            holder=str(bank.get("billing.account_holder", "")),
+            iban=str(bank["billing.iban"]),
+            at=now,
+        )
+    with transaction.atomic(using=DATABASE):
+        row, dossier = load(subscription_id, for_update=True)
+        was_referred = dossier.stage is Stage.REFERRED
+        dossier.edit(dict(answers), now=now)
+        row.customer_id = customer_id
+        row.answered_fields = sorted({*row.answered_fields, *answers})
+        row.revision += 1
+        save(row, dossier, now=now)
+    if was_referred:
+        underwriting.cancel_open_tasks(subscription_id, at=now)
+    return not missing_steps(version.definition, {**known, **answers})
+
+
+def _contact(values: Mapping[str, Any]) -> customers.Contact:
+    return customers.Contact(
+        first_name=str(values.get("customer.first_name", "")),
+        last_name=str(values.get("customer.last_name", "")),
+        email=str(values.get("customer.email", "")),
+        phone=str(values.get("customer.phone", "")),
+        country=str(values.get("customer.country", "")),
+    )
+
+
+# -- the applicant's decisions ------------------------------------------------------------------------------
+
+
+def accept_offer(subscription_id: str, *, now: datetime) -> None:
+    with transaction.atomic(using=DATABASE):
+        row, dossier = load(subscription_id, for_update=True)
+        dossier.accept_offer(now=now)
+        save(row, dossier, now=now)
+
+
+def check_can_sign(subscription_id: str) -> None:
+    _row, dossier = load(subscription_id)
+    dossier.check_can_move_to(Stage.SIGNED)
+
+
+def withdraw(subscription_id: str, *, reason: str, now: datetime) -> None:
+    with transaction.atomic(using=DATABASE):
+        row, dossier = load(subscription_id, for_update=True)
+        dossier.withdraw(reason, now=now)
+        row.closing_reason = reason
+        save(row, dossier, now=now)
+
+
+class DocumentNotReady(NotFound):
+    code = "document_not_ready"
+    message = "Ce document n'existe pas encore à cette étape du dossier."
+
+
+def document(subscription_id: str, kind: str) -> bytes:
+    """The offer, the drafted contract or the signed contract of a dossier, as PDF."""
+    row, _dossier = load(subscription_id)
+    pdf: bytes | None = None
+    if kind == "offer" and row.offer_id:
+        pdf = sales.offer_document(row.offer_id)
+    elif kind in {"contract", "signed-contract"}:
+        pdf = underwriting.contract_copy(subscription_id, "drafted" if kind == "contract" else "signed")
+    if pdf is None:
+        raise DocumentNotReady(field="kind")
+    return pdf
+
+
+# -- persistence of the domain object -----------------------------------------------------------------------
+
+
+def to_domain(row: DossierRow) -> Dossier:
+    quote = None
+    if row.premium_cents is not None and row.offer_valid_until is not None:
+        quote = Quote(premium_cents=row.premium_cents, currency=row.currency, valid_until=row.offer_valid_until)
+    return Dossier(
+        subscription_id=row.subscription_id,
+        product=row.product,
+        product_version=row.product_version,
+        stage=Stage(row.stage) if row.stage else Stage.DRAFT,
+        quote=quote,
+        information_requested=row.information_requested or None,
+        referred=row.referred,
+    )
+
+
+def save(row: DossierRow, dossier: Dossier, *, now: datetime) -> None:
+    """Write the dossier's state and its new events in the caller's transaction."""
+    row.stage = dossier.stage.value
+    row.referred = dossier.referred
+    row.information_requested = dossier.information_requested or ""
+    if dossier.quote is None:
+        row.premium_cents, row.offer_valid_until, row.offer_id = None, None, None
+    else:
+        row.premium_cents, row.offer_valid_until = dossier.quote.premium_cents, dossier.quote.valid_until
+        row.currency = dossier.quote.currency
+    row.crm_status = domain.crm_status_for(dossier.stage)
+    row.updated_at = now
+    row.save()
+    DossierEvent.objects.bulk_create(
+        [
+            DossierEvent(dossier=row, name=event.name, version=event.version, payload=event.payload(), occurred_at=now)
+            for event in dossier.collect_events()
+        ]
+    )
+
+
+def offer_validity(version: ProductVersion, now: datetime) -> datetime:
+    return now + timedelta(days=version.definition.offer_validity_days)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,66 @@
+"""The one status of a dossier that every team and the customer read (seed 000's data contract, version 1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from souscription.customers import services as customers
+from souscription.products.domain import missing_steps
+from souscription.sales import services as sales
+from souscription.subscriptions import domain, services
+from souscription.subscriptions.domain import Stage
+from souscription.underwriting import services as underwriting
+
+
+def dossier_status(subscription_id: str) -> dict[str, Any]:
+    row, _dossier = services.load(subscription_id)
+    stage = Stage(row.stage)
+    contact = customers.contact_of(row.customer_id) if row.customer_id else None
+    definition = services.product_version(row).definition
+    answers = services.answers_of(row) if stage is Stage.DRAFT else {}
+    missing = missing_steps(definition, answers) if stage is Stage.DRAFT else ()
+    tasks = underwriting.tasks_of(subscription_id) if row.referred else []
+    open_kinds = tuple(task.kind for task in tasks if task.status == "open")
+    action = domain.next_action(
+        stage=stage,
+        referred=row.referred,
+        missing_steps=missing,
+        open_tasks=open_kinds,
+        information_requested=bool(row.information_requested),
+        invoice_status=row.invoice_status,
+    )
+    terms = sales.offer_terms(row.offer_id) if row.offer_id else None
+    return {
+        "subscription_id": row.subscription_id,
+        "customer": {"email": contact.email if contact else None, "country": contact.country if contact else None},
+        "product": row.product,
+        "product_version": row.product_version,
+        "stage": stage.value,
+        "crm_status": row.crm_status,
+        "signature_status": row.signature_status,
+        "mandate_status": row.mandate_status,
+        "invoice_status": row.invoice_status,
+        "payment_status": row.payment_status,
+        "erp_sync": row.erp_sync,
+        "next_action": ({"code": action.code, "label": action.label, "owner": action.owner} if action else None),
+        "missing_steps": list(missing),
+        "offer": (
+            {
+                "premium_cents": terms.premium_cents,
+                "instalment_cents": terms.instalment_cents,
+                "frequency": terms.frequency,
+                "currency": terms.currency,
+                "valid_until": terms.valid_until,
+                "breakdown": terms.breakdown,
+            }
+            if terms and row.premium_cents is not None
+            else None
+        ),
+        "exclusions": list(row.exclusions),
+        "information_requested": row.information_requested or None,
+        "closing_reason": row.closing_reason or None,
+        "tasks": [{"id": t.id, "kind": t.kind, "role": t.role, "status": t.status, "due_on": t.due_on} for t in tasks],
+        "invoice_id": row.invoice_id,
+        "revision": row.revision,
+        "updated_at": row.updated_at,
+    }

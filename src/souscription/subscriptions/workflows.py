@@ -1,0 +1,548 @@
+"""The dossier's orchestration: DBOS workflows whose steps are each one local transaction in one database.
+
+A workflow's id is derived from the dossier and what triggered it (`quote:SUB-…:r3`), so starting it twice
+runs it once; after a crash DBOS resumes it at the first step that had not completed. Every step is written
+to be replayed safely (a step that committed but whose completion was not yet recorded runs again): rows are
+keyed by the dossier, transitions check the stage and revision they expect. Step results carry no health or
+bank data, since DBOS records them in the workflow database."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from dbos import DBOS, SetWorkflowID
+from django.db import transaction
+from django.utils import timezone
+
+from souscription.billing import services as billing
+from souscription.identity.domain import Role
+from souscription.platform import workflows
+from souscription.products.domain import missing_fields
+from souscription.products.pricing import price_breakdown
+from souscription.products.runtime import engine
+from souscription.sales import services as sales
+from souscription.subscriptions import paperwork, services
+from souscription.subscriptions.domain import ActivationChecks, Quote, Stage, Verdict
+from souscription.subscriptions.models import DecisionRecord
+from souscription.underwriting import services as underwriting
+
+DATABASE = services.DATABASE
+INVESTIGATION_DAYS, ESTIMATION_DAYS, CONTRACT_DAYS = 5, 3, 2
+"""Due dates of the underwriting tasks, in calendar days from their opening (seed 003's service levels)."""
+
+
+# -- quoting: decide, price, refer -----------------------------------------------------------------------------
+
+
+@DBOS.workflow()
+def quote_dossier(subscription_id: str, revision: int) -> str:
+    outcome = decide(subscription_id, revision)
+    if outcome["stage"] != Stage.VALIDATED:
+        return str(outcome["stage"])
+    if not outcome["referral_reasons"]:
+        issue_offer(subscription_id, revision, outcome["breakdown"], outcome["valid_until"])
+    stage = price_and_refer(subscription_id, revision, outcome)
+    if stage == Stage.REFERRED:
+        open_underwriting(subscription_id, tuple(outcome["referral_reasons"]))
+    return stage
+
+
+@workflows.step()
+def decide(subscription_id: str, revision: int) -> dict[str, Any]:
+    """Completeness, eligibility, price and referral, each recorded with its trace; validated or declined."""
+    now = timezone.now()
+    with transaction.atomic(using=DATABASE):
+        row, dossier = services.load(subscription_id, for_update=True)
+        if row.revision != revision or dossier.stage is not Stage.DRAFT:
+            return {"stage": "superseded"}
+        version = services.product_version(row)
+        answers = services.answers_of(row)
+        missing = missing_fields(version.definition, answers)
+        health = underwriting.latest_health_declaration(subscription_id)
+        recorder = _Recorder(row, revision, version.definition, health[0] if health else None, now)
+        recorder.completeness(missing)
+        if missing:
+            return {"stage": Stage.DRAFT.value}
+        rules, today = engine(), now.date()
+        eligibility = rules.decide(version, "eligibility", answers, today=today)
+        pricing = rules.decide(version, "pricing", answers, today=today)
+        referral = rules.decide(version, "referral", answers, today=today)
+        for decision in (eligibility, pricing, referral):
+            recorder.record(decision)
+        refusals = tuple(str(r["reason"]) for r in eligibility.result.get("refusals") or [])
+        dossier.validate(eligibility=Verdict(not refusals, refusals), completeness=Verdict(True), now=now)
+        if refusals:
+            row.closing_reason = " ; ".join(refusals)
+        services.save(row, dossier, now=now)
+    breakdown = price_breakdown(pricing.result, frequency=str(answers["billing.frequency"])).as_dict()
+    return {
+        "stage": dossier.stage.value,
+        "breakdown": breakdown,
+        "referral_reasons": [str(r["reason"]) for r in referral.result.get("referrals") or []],
+        "valid_until": services.offer_validity(version, now).isoformat(),
+    }
+
+
+@workflows.step()
+def issue_offer(subscription_id: str, revision: int, breakdown: dict[str, Any], valid_until: str) -> None:
+    """Sales issues the offer and its PDF (a page merged with the general conditions)."""
+    now = timezone.now()
+    row, _dossier = services.load(subscription_id)
+    version = services.product_version(row)
+    until = datetime.fromisoformat(valid_until)
+    pdf = paperwork.offer_pdf(
+        version,
+        subscription_id=subscription_id,
+        answers=services.answers_of(row),
+        breakdown=breakdown,
+        valid_until=until.date(),
+        issued_on=now.date(),
+    )
+    sales.issue_offer(_terms(subscription_id, revision, breakdown, until), document=pdf, at=now)
+
+
+@workflows.step()
+def price_and_refer(subscription_id: str, revision: int, outcome: dict[str, Any]) -> str:
+    now = timezone.now()
+    with transaction.atomic(using=DATABASE):
+        row, dossier = services.load(subscription_id, for_update=True)
+        if row.revision != revision or dossier.stage is not Stage.VALIDATED:
+            return "superseded"
+        breakdown, reasons = outcome["breakdown"], tuple(outcome["referral_reasons"])
+        valid_until = datetime.fromisoformat(outcome["valid_until"])
+        dossier.price(Quote(int(breakdown["total_cents"]), breakdown["currency"], valid_until), now=now)
+        if reasons:
+            dossier.refer(Verdict(True, reasons), now=now)
+        services.save(row, dossier, now=now)
+        if not reasons:
+            row.offer_id = _offer_id(subscription_id, revision)
+            row.save(update_fields=["offer_id"])
+    return dossier.stage.value
+
+
+@workflows.step()
+def open_underwriting(subscription_id: str, reasons: tuple[str, ...]) -> None:
+    """Legal: an investigation for the enquêteur; straight to estimation when a report already exists (the
+    applicant answered an information request)."""
+    now = timezone.now()
+    row, _dossier = services.load(subscription_id)
+    investigated = bool(underwriting.investigation_reports(subscription_id))
+    kind, role, days = (
+        ("estimation", Role.ESTIMATOR, ESTIMATION_DAYS)
+        if investigated
+        else ("investigation", Role.INVESTIGATOR, INVESTIGATION_DAYS)
+    )
+    underwriting.open_task(
+        task_id=uuid.uuid5(uuid.NAMESPACE_URL, f"task:{row.id}:r{row.revision}:{kind}"),
+        subscription_id=subscription_id,
+        kind=kind,
+        role=role.value,
+        reasons=reasons,
+        due_on=_due(now, days),
+        at=now,
+    )
+
+
+# -- underwriting decisions ------------------------------------------------------------------------------------
+
+
+@DBOS.workflow()
+def apply_estimate(task_id: str, estimator_id: int, estimate: dict[str, Any]) -> str:
+    subscription_id = record_estimate(task_id, estimator_id, estimate)
+    decision = estimate["decision"]
+    if decision == "approve":
+        terms = approved_terms(subscription_id, int(estimate["premium_adjustment_pct"]))
+        issue_offer(subscription_id, terms["revision"], terms["breakdown"], terms["valid_until"])
+        return underwrite(subscription_id, terms, list(estimate["exclusions"]))
+    return close_on_estimate(subscription_id, decision, str(estimate["note"]))
+
+
+@workflows.step()
+def record_estimate(task_id: str, estimator_id: int, estimate: dict[str, Any]) -> str:
+    found = underwriting.task(uuid.UUID(task_id))
+    underwriting.record_estimate(
+        task_id=found.id,
+        estimator_id=estimator_id,
+        estimate=underwriting.Estimate(
+            risk_class=str(estimate["risk_class"]),
+            premium_adjustment_pct=int(estimate["premium_adjustment_pct"]),
+            exclusions=tuple(estimate["exclusions"]),
+            decision=str(estimate["decision"]),
+            note=str(estimate["note"]),
+        ),
+        at=timezone.now(),
+    )
+    return found.subscription_id
+
+
+@workflows.step()
+def approved_terms(subscription_id: str, adjustment_pct: int) -> dict[str, Any]:
+    """The underwritten price: the pricing decision's result with the estimateur's adjustment as one more factor."""
+    now = timezone.now()
+    row, _dossier = services.load(subscription_id)
+    pricing = DecisionRecord.objects.filter(dossier=row, revision=row.revision, name="pricing").last()
+    if pricing is None:
+        raise RuntimeError(f"{subscription_id}: no pricing decision for revision {row.revision}")
+    result = dict(pricing.result)
+    if adjustment_pct:
+        multiplier = str((Decimal(100 + adjustment_pct) / 100).normalize())
+        result["factors"] = [
+            *result.get("factors", []),
+            {"name": "Ajustement de souscription", "multiplier": multiplier},
+        ]
+    frequency = str(sales.dossier_answers(subscription_id)["billing.frequency"])
+    breakdown = price_breakdown(result, frequency=frequency).as_dict()
+    version = services.product_version(row)
+    return {
+        "revision": row.revision,
+        "breakdown": breakdown,
+        "valid_until": services.offer_validity(version, now).isoformat(),
+    }
+
+
+@workflows.step()
+def underwrite(subscription_id: str, terms: dict[str, Any], exclusions: list[str]) -> str:
+    now = timezone.now()
+    with transaction.atomic(using=DATABASE):
+        row, dossier = services.load(subscription_id, for_update=True)
+        if dossier.stage is not Stage.REFERRED or row.revision != terms["revision"]:
+            return dossier.stage.value
+        dossier.underwrite(
+            premium_cents=int(terms["breakdown"]["total_cents"]),
+            exclusions=tuple(exclusions),
+            valid_until=datetime.fromisoformat(terms["valid_until"]),
+            now=now,
+        )
+        row.exclusions = exclusions
+        services.save(row, dossier, now=now)
+        row.offer_id = _offer_id(subscription_id, row.revision)
+        row.save(update_fields=["offer_id"])
+    return dossier.stage.value
+
+
+@workflows.step()
+def close_on_estimate(subscription_id: str, decision: str, note: str) -> str:
+    now = timezone.now()
+    with transaction.atomic(using=DATABASE):
+        row, dossier = services.load(subscription_id, for_update=True)
+        if dossier.stage is not Stage.REFERRED:
+            return dossier.stage.value
+        if decision == "request_information":
+            if dossier.information_requested is None:
+                dossier.request_information(note, now=now)
+        elif decision == "decline":
+            dossier.decline(note, now=now)
+            row.closing_reason = note
+        else:
+            dossier.reject(note, now=now)
+            row.closing_reason = note
+        services.save(row, dossier, now=now)
+    return dossier.stage.value
+
+
+# -- contract: drafted, sent for signature -----------------------------------------------------------------------
+
+
+@DBOS.workflow()
+def conclude(subscription_id: str) -> str:
+    """After acceptance: a straight-through contract is drafted by the platform and sent for signature; a
+    referred dossier's contract goes to the juriste's queue."""
+    referred = mark_accepted(subscription_id)
+    if referred:
+        open_contract_task(subscription_id)
+        return Stage.ACCEPTED.value
+    draft_contract(subscription_id, "")
+    return send_for_signature(subscription_id, None)
+
+
+@DBOS.workflow()
+def jurist_drafts(subscription_id: str, task_id: str, jurist_id: int) -> str:
+    draft_contract(subscription_id, task_id, jurist_id)
+    return send_for_signature(subscription_id, Role.JURIST.value)
+
+
+@workflows.step()
+def mark_accepted(subscription_id: str) -> bool:
+    row, _dossier = services.load(subscription_id)
+    if row.offer_id:
+        sales.mark_offer_accepted(row.offer_id)
+    return row.referred
+
+
+@workflows.step()
+def open_contract_task(subscription_id: str) -> None:
+    now = timezone.now()
+    row, _dossier = services.load(subscription_id)
+    underwriting.open_task(
+        task_id=uuid.uuid5(uuid.NAMESPACE_URL, f"task:{row.id}:contract"),
+        subscription_id=subscription_id,
+        kind="contract",
+        role=Role.JURIST.value,
+        reasons=(),
+        due_on=_due(now, CONTRACT_DAYS),
+        at=now,
+    )
+
+
+@workflows.step()
+def draft_contract(subscription_id: str, task_id: str, jurist_id: int | None = None) -> None:
+    """Legal keeps the drafted contract (particular conditions merged with the general conditions)."""
+    now = timezone.now()
+    row, _dossier = services.load(subscription_id)
+    version = services.product_version(row)
+    terms = sales.offer_terms(row.offer_id) if row.offer_id else None
+    if terms is None:
+        raise RuntimeError(f"{subscription_id}: accepted without an offer")
+    pdf = paperwork.contract_pdf(
+        version,
+        subscription_id=subscription_id,
+        answers=services.answers_of(row),
+        breakdown=terms.breakdown,
+        exclusions=list(row.exclusions),
+        drafted_by="le service juridique" if jurist_id else "souscription automatique (modèle validé)",
+        effective_on=now.date() + timedelta(days=1),
+        issued_on=now.date(),
+    )
+    drafted_by = f"jurist:{jurist_id}" if jurist_id else "platform"
+    underwriting.keep_contract_copy(
+        subscription_id=subscription_id, kind="drafted", pdf=pdf, drafted_by=drafted_by, at=now
+    )
+    if task_id:
+        underwriting.close_contract_task(task_id=uuid.UUID(task_id), jurist_id=jurist_id or 0, at=now)
+
+
+@workflows.step()
+def send_for_signature(subscription_id: str, by: str | None) -> str:
+    now = timezone.now()
+    with transaction.atomic(using=DATABASE):
+        row, dossier = services.load(subscription_id, for_update=True)
+        if dossier.stage is Stage.ACCEPTED:
+            dossier.draft_contract(by=Role(by) if by else None, now=now)
+        if dossier.stage is Stage.CONTRACT_DRAFTED:
+            dossier.send_for_signature(now=now)
+            row.signature_status = "ongoing"
+        services.save(row, dossier, now=now)
+    return dossier.stage.value
+
+
+# -- signature, mandate, first invoice ---------------------------------------------------------------------------
+
+
+@DBOS.workflow()
+def sign_and_bill(subscription_id: str, signer_name: str) -> str:
+    sign_contract(subscription_id, signer_name)
+    customer_id = mark_signed(subscription_id)
+    invoice_id = set_up_billing(subscription_id, customer_id)
+    return billing_ready(subscription_id, invoice_id)
+
+
+@workflows.step()
+def sign_contract(subscription_id: str, signer_name: str) -> None:
+    """Legal keeps the PAdES-signed copy, verified before it is kept."""
+    now = timezone.now()
+    drafted = underwriting.contract_copy(subscription_id, "drafted")
+    if drafted is None:
+        raise RuntimeError(f"{subscription_id}: no drafted contract to sign")
+    signed = paperwork.sign_contract(drafted, signer_name=signer_name, signed_at=now)
+    check = paperwork.verify_contract(signed)
+    if not (check.intact and check.valid and check.trusted):
+        raise RuntimeError(f"{subscription_id}: the signed contract does not verify ({check})")
+    underwriting.keep_contract_copy(subscription_id=subscription_id, kind="signed", pdf=signed, drafted_by="", at=now)
+
+
+@workflows.step()
+def mark_signed(subscription_id: str) -> str:
+    now = timezone.now()
+    with transaction.atomic(using=DATABASE):
+        row, dossier = services.load(subscription_id, for_update=True)
+        if dossier.stage is Stage.AWAITING_SIGNATURE:
+            dossier.sign(now=now)
+            row.signature_status = "done"
+            services.save(row, dossier, now=now)
+    return str(row.customer_id)
+
+
+@workflows.step()
+def set_up_billing(subscription_id: str, customer_id: str) -> str:
+    """Billing records the SEPA mandate signed with the contract and drafts the first instalment's invoice."""
+    now = timezone.now()
+    row, _dossier = services.load(subscription_id)
+    terms = sales.offer_terms(row.offer_id) if row.offer_id else None
+    if terms is None:
+        raise RuntimeError(f"{subscription_id}: signed without an offer")
+    with transaction.atomic(using=billing.DATABASE):
+        billing.record_mandate(
+            subscription_id=subscription_id, customer_id=uuid.UUID(customer_id), signed_on=now.date()
+        )
+        invoice_id = billing.draft_first_invoice(
+            subscription_id=subscription_id,
+            customer_id=uuid.UUID(customer_id),
+            amount_cents=terms.instalment_cents,
+            issued_on=now.date(),
+        )
+    return str(invoice_id)
+
+
+@workflows.step()
+def billing_ready(subscription_id: str, invoice_id: str) -> str:
+    now = timezone.now()
+    with transaction.atomic(using=DATABASE):
+        row, dossier = services.load(subscription_id, for_update=True)
+        row.mandate_status, row.invoice_status, row.invoice_id = "active", "drafted", uuid.UUID(invoice_id)
+        row.erp_sync = "ready"
+        services.save(row, dossier, now=now)
+    return dossier.stage.value
+
+
+# -- first invoice validated, posted to the ERP, contract active ---------------------------------------------------
+
+
+@DBOS.workflow()
+def validate_and_activate(subscription_id: str, invoice_id: str, accountant_id: int) -> str:
+    validate_invoice(invoice_id, accountant_id)
+    tax_rate = tax_rate_of(subscription_id)
+    post_to_erp(invoice_id, tax_rate)
+    return activate(subscription_id)
+
+
+@workflows.step()
+def validate_invoice(invoice_id: str, accountant_id: int) -> None:
+    billing.validate_invoice(invoice_id=uuid.UUID(invoice_id), by=accountant_id, at=timezone.now())
+
+
+@workflows.step()
+def tax_rate_of(subscription_id: str) -> str:
+    row, _dossier = services.load(subscription_id)
+    terms = sales.offer_terms(row.offer_id) if row.offer_id else None
+    return str(terms.breakdown["tax"]["rate"]) if terms else "0"
+
+
+@workflows.step()
+def post_to_erp(invoice_id: str, tax_rate: str) -> str:
+    """The embedded ERP sync: the validated invoice becomes a balanced ledger entry (idempotent per invoice)."""
+    return billing.post_invoice_to_ledger(
+        invoice_id=uuid.UUID(invoice_id), tax_rate=Decimal(tax_rate), at=timezone.now()
+    )
+
+
+@workflows.step()
+def activate(subscription_id: str) -> str:
+    now = timezone.now()
+    with transaction.atomic(using=DATABASE):
+        row, dossier = services.load(subscription_id, for_update=True)
+        if dossier.stage is Stage.SIGNED:
+            row.invoice_status, row.erp_sync, row.payment_status = "validated", "synced", "scheduled"
+            checks = ActivationChecks(mandate_valid=True, first_invoice_validated=True, erp_synced=True)
+            dossier.activate(checks, now=now)
+            services.save(row, dossier, now=now)
+    return dossier.stage.value
+
+
+# -- compensation ------------------------------------------------------------------------------------------------
+
+
+@DBOS.workflow()
+def after_withdrawal(subscription_id: str) -> None:
+    cancel_underwriting(subscription_id)
+
+
+@workflows.step()
+def cancel_underwriting(subscription_id: str) -> None:
+    underwriting.cancel_open_tasks(subscription_id, at=timezone.now())
+
+
+# -- starting them ----------------------------------------------------------------------------------------------
+
+
+def start(workflow_id: str, function: Any, *args: Any) -> Any:
+    """Start (or join, when it already ran or runs) the workflow with this id; returns its handle."""
+    with SetWorkflowID(workflow_id):
+        return DBOS.start_workflow(function, *args)
+
+
+def _terms(subscription_id: str, revision: int, breakdown: dict[str, Any], valid_until: datetime) -> sales.OfferTerms:
+    return sales.OfferTerms(
+        offer_id=_offer_id(subscription_id, revision),
+        subscription_id=subscription_id,
+        revision=revision,
+        premium_cents=int(breakdown["total_cents"]),
+        instalment_cents=int(breakdown["instalment_cents"]),
+        currency=str(breakdown["currency"]),
+        frequency=str(breakdown["frequency"]),
+        breakdown=breakdown,
+        valid_until=valid_until,
+    )
+
+
+def _offer_id(subscription_id: str, revision: int) -> uuid.UUID:
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"offer:{subscription_id}:r{revision}")
+
+
+def _due(now: datetime, days: int) -> date:
+    return now.date() + timedelta(days=days)
+
+
+class _Recorder:
+    """Writes a revision's decisions with their traces; health and bank inputs are cited, never copied."""
+
+    def __init__(self, row: Any, revision: int, definition: Any, health_id: uuid.UUID | None, now: datetime) -> None:
+        self.row, self.revision, self.health_id, self.now = row, revision, health_id, now
+        self.sensitive = [spec.name.split(".") for spec in definition.fields() if spec.sensitive]
+        self.key = f"{definition.key}"
+
+    def completeness(self, missing: tuple[str, ...]) -> None:
+        DecisionRecord.objects.create(
+            dossier=self.row,
+            revision=self.revision,
+            name="completeness",
+            rule_set=f"{self.key}/completeness",
+            result={"missing": list(missing)},
+            fired=[{"node": "champs obligatoires", "rule": name, "description": "sans réponse"} for name in missing],
+            inputs={"answered_fields": list(self.row.answered_fields)},
+            decided_at=self.now,
+        )
+
+    def record(self, decision: Any) -> None:
+        trace = decision.as_trace()
+        DecisionRecord.objects.create(
+            dossier=self.row,
+            revision=self.revision,
+            name=decision.rule_set.rsplit("/", 1)[-1],
+            rule_set=decision.rule_set,
+            result=decision.result,
+            fired=trace["fired"],
+            inputs=_without(trace["inputs"], self.sensitive),
+            health_declaration_id=self.health_id,
+            decided_at=self.now,
+        )
+
+
+def _without(inputs: dict[str, Any], paths: list[list[str]]) -> dict[str, Any]:
+    """A copy of the decision inputs without the sensitive answers (cited by reference instead)."""
+    cleaned = copy.deepcopy(inputs)
+    for *parents, leaf in paths:
+        node: Any = cleaned
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+            if node is None:
+                break
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+            if not node and parents:
+                _drop_empty(cleaned, parents)
+    return cleaned
+
+
+def _drop_empty(tree: dict[str, Any], path: list[str]) -> None:
+    *parents, leaf = path
+    node: Any = tree
+    for part in parents:
+        node = node[part]
+    if not node[leaf]:
+        del node[leaf]
+        if parents:
+            _drop_empty(tree, parents)

@@ -1,0 +1,336 @@
+"""A dossier through `/api/v1`, from the first form to an active contract, on the real runtime and databases.
+
+The applicant acts with the token returned at creation; staff act with their own accounts and roles. Workflows
+run in this process's DBOS runtime (`workflow_runtime`), so what is asserted is what production does."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from souscription.billing import services as billing
+from souscription.identity.models import User
+from souscription.sales.models import Offer
+from souscription.subscriptions import paperwork
+from souscription.subscriptions.api import DossierStatusOut
+from souscription.subscriptions.models import DecisionRecord, DossierEvent
+from souscription.underwriting.models import ContractCopy, HealthDeclaration
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True, databases="__all__"),
+    pytest.mark.usefixtures("workflow_runtime"),
+]
+ROOT = Path(__file__).parents[2]
+CAR = json.loads((ROOT / "tests/data/answers/garantie_automobile.json").read_text(encoding="utf-8"))
+HEALTH = {
+    "insured.birth_date": "1980-05-14",
+    "insured.sex": "F",
+    "insured.profession": "comptable",
+    "insured.profession_risk": "bureau",
+    "health.tobacco": True,
+    "health.cigarettes_per_day": 10,
+    "health.alcohol_units_per_week": 3,
+    "health.chronic_disease": False,
+    "cover.capital_eur": 100_000,
+    "customer.first_name": "Inès",
+    "customer.last_name": "Durand",
+    "customer.email": "ines.durand@exemple.fr",
+    "customer.phone": "+33 6 11 22 33 44",
+    "customer.country": "FR",
+    "billing.frequency": "annual",
+    "billing.account_holder": "Inès Durand",
+    "billing.iban": "FR1420041010050500013M02606",
+}
+STEPS = {
+    "garantie_automobile": {"vehicle": "vehicle.", "driver": "driver.", "contact": "customer.", "billing": "billing."},
+    "prevoyance_individuelle": {
+        "insured": "insured.",
+        "health": "health.",
+        "cover": "cover.",
+        "contact": "customer.",
+        "billing": "billing.",
+    },
+}
+
+
+class Applicant:
+    """The prospect, holding the token the API gave when the dossier was opened."""
+
+    def __init__(self, product: str) -> None:
+        self.client = Client()
+        response = self.client.post("/api/v1/dossiers", {"product": product}, content_type="application/json")
+        assert response.status_code == 201, response.content
+        body = response.json()
+        self.sid, self.token, self.product = body["subscription_id"], body["applicant_token"], product
+
+    def post(self, path: str, body: dict[str, Any] | None = None, **headers: str) -> Any:
+        return self.client.post(
+            f"/api/v1/dossiers/{self.sid}{path}",
+            body or {},
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {self.token}", **headers},
+        )
+
+    def status(self) -> dict[str, Any]:
+        response = self.client.get(f"/api/v1/dossiers/{self.sid}", headers={"Authorization": f"Bearer {self.token}"})
+        assert response.status_code == 200, response.content
+        return response.json()  # type: ignore[no-any-return]
+
+    def answer_all(self, answers: dict[str, Any]) -> dict[str, Any]:
+        status: dict[str, Any] = {}
+        for step, prefix in STEPS[self.product].items():
+            values = {name: value for name, value in answers.items() if name.startswith(prefix)}
+            response = self.post(f"/steps/{step}", {"answers": values})
+            assert response.status_code == 200, response.content
+            status = response.json()
+        return status
+
+
+def staff(role: str) -> tuple[Client, User]:
+    user = User.objects.create_user(f"{role}-{uuid.uuid4().hex[:6]}@assureur.test", "Parapluie-Tulipe-2026", role=role)
+    client = Client()
+    client.force_login(user)
+    return client, user
+
+
+def post(client: Client, path: str, body: dict[str, Any] | None = None) -> Any:
+    return client.post(f"/api/v1{path}", body or {}, content_type="application/json")
+
+
+def validate_first_invoice(status: dict[str, Any]) -> dict[str, Any]:
+    accountant, _ = staff("accountant")
+    response = post(accountant, f"/invoices/{status['invoice_id']}/validation")
+    assert response.status_code == 200, response.content
+    return response.json()  # type: ignore[no-any-return]
+
+
+def test_a_car_warranty_goes_from_the_first_form_to_an_active_contract() -> None:
+    applicant = Applicant("garantie_automobile")
+    priced = applicant.answer_all(CAR)
+    assert priced["stage"] == "priced"
+    assert priced["next_action"] == {"code": "accept_offer", "label": "Accepter l'offre", "owner": "applicant"}
+    assert priced["offer"]["breakdown"]["total_cents"] == priced["offer"]["premium_cents"] > 0
+
+    awaiting = applicant.post("/acceptance").json()
+    assert awaiting["stage"] == "awaiting_signature"
+    assert awaiting["signature_status"] == "ongoing"
+
+    signed = applicant.post("/signature", {"signer_name": "Léa Martin"}).json()
+    assert signed["stage"] == "signed"
+    assert (signed["mandate_status"], signed["invoice_status"]) == ("active", "drafted")
+    assert signed["next_action"]["owner"] == "accountant"
+
+    active = validate_first_invoice(signed)
+    assert active["stage"] == "active"
+    assert {k: active[k] for k in ("crm_status", "signature_status", "erp_sync")} == {
+        "crm_status": "won",
+        "signature_status": "done",
+        "erp_sync": "synced",
+    }
+    assert active["customer"] == {"email": "lea@exemple.fr", "country": "FR"}
+    assert active["next_action"] is None
+    DossierStatusOut.model_validate(active)
+
+    contract = applicant.client.get(
+        f"/api/v1/dossiers/{applicant.sid}/documents/signed-contract",
+        headers={"Authorization": f"Bearer {applicant.token}"},
+    )
+    check = paperwork.verify_contract(contract.content)
+    assert (check.intact, check.valid, check.trusted) == (True, True, True)
+    lines = billing.ledger_lines(billing.first_invoice_number(applicant.sid))
+    assert sum(line["debit_cents"] for line in lines) == sum(line["credit_cents"] for line in lines) > 0
+
+
+def test_the_health_product_goes_through_investigation_estimation_and_the_juriste() -> None:
+    applicant = Applicant("prevoyance_individuelle")
+    referred = applicant.answer_all(HEALTH)
+    assert referred["stage"] == "referred"
+    assert referred["next_action"]["owner"] == "investigator"
+    investigation = referred["tasks"][0]
+
+    investigator, _ = staff("investigator")
+    queue = investigator.get("/api/v1/underwriting/queue").json()
+    assert [task["id"] for task in queue["tasks"]] == [investigation["id"]]
+    assert queue["tasks"][0]["due_on"] > referred["updated_at"][:10]
+    estimator, _ = staff("estimator")
+    wrong_role = post(estimator, f"/underwriting/tasks/{investigation['id']}/report", {"findings": "Rien à signaler."})
+    assert wrong_role.status_code == 403
+
+    report = {"findings": "Questionnaire complété par téléphone, tabagisme confirmé."}
+    after_report = post(investigator, f"/underwriting/tasks/{investigation['id']}/report", report).json()["status"]
+    assert after_report["next_action"]["owner"] == "estimator"
+    estimation = next(t for t in after_report["tasks"] if t["kind"] == "estimation")
+    decision = {
+        "risk_class": "aggravated",
+        "premium_adjustment_pct": 25,
+        "exclusions": ["Affections liées au tabac"],
+        "decision": "approve",
+        "note": "Fumeur : surprime de 25 %.",
+    }
+    underwritten = post(estimator, f"/underwriting/tasks/{estimation['id']}/estimate", decision).json()["status"]
+    assert underwritten["stage"] == "underwritten"
+    assert underwritten["exclusions"] == ["Affections liées au tabac"]
+    factors = underwritten["offer"]["breakdown"]["factors"]
+    assert factors[-1]["name"] == "Ajustement de souscription"
+    assert factors[-1]["multiplier"] == "1.25"
+
+    accepted = applicant.post("/acceptance").json()
+    assert accepted["stage"] == "accepted"
+    assert accepted["next_action"]["owner"] == "jurist"
+    contract_task = next(t for t in accepted["tasks"] if t["kind"] == "contract")
+    sales_rep, _ = staff("sales_rep")
+    assert post(sales_rep, f"/underwriting/tasks/{contract_task['id']}/contract").status_code == 403
+    jurist, _ = staff("jurist")
+    drafted = post(jurist, f"/underwriting/tasks/{contract_task['id']}/contract").json()["status"]
+    assert drafted["stage"] == "awaiting_signature"
+
+    signed = applicant.post("/signature", {"signer_name": "Inès Durand"}).json()
+    assert validate_first_invoice(signed)["stage"] == "active"
+    assert ContractCopy.objects.filter(subscription_id=applicant.sid).count() == 2
+
+
+def test_health_answers_stay_with_legal_and_decisions_cite_them_by_reference() -> None:
+    applicant = Applicant("prevoyance_individuelle")
+    applicant.answer_all(HEALTH)
+    declaration = HealthDeclaration.objects.get(subscription_id=applicant.sid)
+    assert declaration.answers["health.tobacco"] is True
+    decisions = DecisionRecord.objects.filter(dossier__subscription_id=applicant.sid)
+    assert {d.name for d in decisions} == {"completeness", "eligibility", "pricing", "referral"}
+    for decision in decisions.exclude(name="completeness"):
+        assert "health" not in decision.inputs, decision.name
+        assert decision.health_declaration_id == declaration.id
+    referral = decisions.get(name="referral")
+    assert referral.rule_set == "prevoyance_individuelle/2026.1/referral"
+    assert [row["rule"] for row in referral.fired] == ["prev-ref-tobacco"]
+
+
+def test_every_decision_keeps_its_rule_set_the_rows_that_fired_and_the_inputs() -> None:
+    applicant = Applicant("garantie_automobile")
+    applicant.answer_all(CAR)
+    decisions = {d.name: d for d in DecisionRecord.objects.filter(dossier__subscription_id=applicant.sid)}
+    assert decisions["eligibility"].rule_set == "garantie_automobile/2026.1/eligibility"
+    assert decisions["eligibility"].result["refusals"] == []
+    pricing = decisions["pricing"]
+    assert pricing.fired
+    assert all(row["rule"] and row["node"] for row in pricing.fired)
+    assert pricing.inputs["vehicle"]["mileage_km"] == CAR["vehicle.mileage_km"]
+    assert pricing.inputs["billing"].get("iban") is None
+    assert decisions["completeness"].result == {"missing": []}
+
+
+def test_wrong_answers_are_all_named_with_their_field_and_nothing_is_saved() -> None:
+    applicant = Applicant("garantie_automobile")
+    answers = {k: v for k, v in CAR.items() if k.startswith("vehicle.")}
+    wrong = {**answers, "vehicle.registration": "AB123CD", "vehicle.mileage_km": -5, "driver.birth_date": "2000-01-01"}
+    del wrong["vehicle.make"]
+    response = applicant.post("/steps/vehicle", {"answers": wrong})
+    assert response.status_code == 422
+    errors = {(e["field"], e["code"]) for e in response.json()["errors"]}
+    assert errors == {
+        ("vehicle.registration", "invalid_string"),
+        ("vehicle.mileage_km", "invalid_integer"),
+        ("driver.birth_date", "unknown_field"),
+        ("vehicle.make", "required"),
+    }
+    assert all(e["message"] for e in response.json()["errors"])
+    status = applicant.status()
+    assert (status["revision"], status["missing_steps"][0]) == (0, "vehicle")
+
+    bad_iban = {k: v for k, v in CAR.items() if k.startswith("billing.")} | {
+        "billing.iban": "FR7630006000011234567890188"
+    }
+    response = applicant.post("/steps/billing", {"answers": bad_iban})
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("billing.iban", "invalid_iban")]
+    assert billing.bank_answers(applicant.sid) == {}
+
+
+def test_editing_a_priced_dossier_returns_it_to_draft_discards_the_price_and_prices_it_again() -> None:
+    applicant = Applicant("garantie_automobile")
+    first = applicant.answer_all(CAR)
+    newer_car = {k: v for k, v in CAR.items() if k.startswith("vehicle.")} | {"vehicle.mileage_km": 20_000}
+    second = applicant.post("/steps/vehicle", {"answers": newer_car}).json()
+    assert second["stage"] == "priced"
+    assert second["offer"]["premium_cents"] != first["offer"]["premium_cents"]
+    returned = DossierEvent.objects.get(dossier__subscription_id=applicant.sid, name__endswith="returned_to_draft")
+    assert returned.payload["data"]["previous_stage"] == "priced"
+    assert returned.payload["data"]["price_discarded"] is True
+    statuses = sorted(Offer.objects.filter(subscription_id=applicant.sid).values_list("status", flat=True))
+    assert statuses == ["offered", "superseded"]
+
+
+def test_a_dossier_whose_contract_is_drafted_refuses_edits_and_only_the_applicant_signs() -> None:
+    applicant = Applicant("garantie_automobile")
+    applicant.answer_all(CAR)
+    applicant.post("/acceptance")
+    vehicle = {k: v for k, v in CAR.items() if k.startswith("vehicle.")}
+    refused = applicant.post("/steps/vehicle", {"answers": vehicle})
+    assert refused.status_code == 409
+    assert refused.json()["errors"][0]["code"] == "dossier_locked"
+    sales_rep, _ = staff("sales_rep")
+    response = post(sales_rep, f"/dossiers/{applicant.sid}/signature", {"signer_name": "Léa Martin"})
+    assert response.status_code == 403
+
+
+def test_a_withdrawn_dossier_is_closed_and_its_open_underwriting_tasks_cancelled() -> None:
+    applicant = Applicant("prevoyance_individuelle")
+    applicant.answer_all(HEALTH)
+    withdrawn = applicant.post("/withdrawal", {"reason": "Le client renonce"}).json()
+    assert withdrawn["stage"] == "withdrawn"
+    assert [t["status"] for t in withdrawn["tasks"]] == ["cancelled"]
+    assert withdrawn["next_action"] is None
+
+
+def test_the_same_idempotency_key_and_body_replays_the_first_answer() -> None:
+    client = Client()
+    headers = {"Idempotency-Key": "4d7c1f8e-create-1"}
+    body = {"product": "garantie_automobile"}
+    first = client.post("/api/v1/dossiers", body, content_type="application/json", headers=headers)
+    again = client.post("/api/v1/dossiers", body, content_type="application/json", headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true"
+    other = client.post(
+        "/api/v1/dossiers", {"product": "prevoyance_individuelle"}, content_type="application/json", headers=headers
+    )
+    assert other.status_code == 422
+    assert other.json()["errors"][0] == {
+        "code": "idempotency_key_reused",
+        "message": "Cette Idempotency-Key a déjà servi pour une autre requête : utilisez une nouvelle clé.",
+        "field": "Idempotency-Key",
+    }
+
+
+def test_an_idempotent_step_submission_is_applied_once() -> None:
+    applicant = Applicant("garantie_automobile")
+    vehicle = {"answers": {k: v for k, v in CAR.items() if k.startswith("vehicle.")}}
+    first = applicant.post("/steps/vehicle", vehicle, **{"Idempotency-Key": "step-vehicle-1"})
+    second = applicant.post("/steps/vehicle", vehicle, **{"Idempotency-Key": "step-vehicle-1"})
+    assert first.json() == second.json()
+    assert applicant.status()["revision"] == 1
+
+
+def test_a_caller_without_the_dossiers_token_or_a_staff_account_is_refused() -> None:
+    applicant = Applicant("garantie_automobile")
+    other = Applicant("garantie_automobile")
+    anonymous = Client().get(f"/api/v1/dossiers/{applicant.sid}")
+    assert anonymous.status_code == 401
+    borrowed = Client().get(f"/api/v1/dossiers/{applicant.sid}", headers={"Authorization": f"Bearer {other.token}"})
+    assert borrowed.status_code == 401
+    unknown = Client().post("/api/v1/dossiers", {"product": "assurance_yacht"}, content_type="application/json")
+    assert unknown.status_code == 404
+    assert unknown.json()["errors"][0]["field"] == "product"
+
+
+def test_the_status_contract_is_published_as_json_schema_and_matches_the_committed_copy() -> None:
+    published = Client().get("/api/v1/schemas/dossier-status.json")
+    assert published.status_code == 200
+    committed = json.loads((ROOT / "docs/schemas/dossier-status.v1.json").read_text(encoding="utf-8"))
+    assert published.json() == committed
+    for required in ("subscription_id", "customer", "product", "crm_status", "signature_status", "erp_sync"):
+        assert required in committed["required"]
