@@ -144,9 +144,11 @@ class Applicant:
         if code in {"investigate", "estimate_risk", "draft_contract"} and action.get("owner") != "platform":
             return self.staff_task(status, code)
         if code == "answer_information_request":
-            step = next(s for s in self.version.definition.steps if s.id == "health")
+            # The applicant confirms the answers the estimateur asked about: the health step, else the first one.
+            steps = self.version.definition.steps
+            step = next((s for s in steps if any(f.sensitive == "health" for f in s.fields)), steps[0])
             values = {spec.name: answers[spec.name] for spec in step.fields if spec.name in answers}
-            return self.api.call("post", f"/dossiers/{sid}/steps/health", {"answers": values})
+            return self.api.call("post", f"/dossiers/{sid}/steps/{step.id}", {"answers": values})
         if code == "validate_first_invoice":
             accountant = Api(self.staff.clients[Role.ACCOUNTANT], self.outcome)
             return accountant.call("post", f"/invoices/{status['invoice_id']}/validation")

@@ -133,6 +133,22 @@ def test_customer_text_is_printed_as_typed_never_read_as_markup() -> None:
     assert "<b>Rolls & Royce</b>" in text
 
 
+def test_letters_the_standard_fonts_lack_lose_their_accents_rather_than_print_as_blanks() -> None:
+    text = text_of(
+        render_offer(replace(OFFER, customer_name="Łukasz Wójcik-Nguyễn", answers=[("Ville", "Ștefănești")]))
+    )
+
+    assert "Lukasz Wójcik-Nguyen" in text
+    assert "Stefanesti" in text
+
+
+def test_a_value_taller_than_a_page_goes_on_over_the_next_page() -> None:
+    pdf = render_offer(replace(OFFER, answers=[("Précisions", "mot " * 2000)]))
+
+    assert len(PdfReader(io.BytesIO(pdf)).pages) >= 3
+    assert text_of(pdf).count("mot") == 2000
+
+
 def test_answers_that_do_not_fit_on_one_page_flow_onto_the_next() -> None:
     answers = [(f"Question {number}", f"Réponse {number}") for number in range(60)]
 

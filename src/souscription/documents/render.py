@@ -21,6 +21,7 @@ import functools
 import io
 import re
 import threading
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -134,11 +135,35 @@ _BOTTOM = 20 * mm
 _REGULAR, _BOLD = "Helvetica", "Helvetica-Bold"
 _SIZE, _LEADING = 9.5, 12.5
 _CELL_PADDING = 6
+_ROW_LEADING, _ROW_PADDING = 12, 6
 _LABEL_WIDTH = 70 * mm
+# The standard fonts print Windows-1252 only. Letters outside it lose their accents rather than print as "■"
+# (Łukasz → Lukasz, Nguyễn → Nguyen, Ștefan → Stefan); full Unicode would need an embedded font on every page.
+_ENCODING = "cp1252"
+_BASE_LETTERS = str.maketrans({"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ħ": "H", "ħ": "h", "\u0131": "i", "ŀ": "l"})
 
 
 def _pdf_date(day: date) -> str:
     return f"D:{day:%Y%m%d}000000+00'00'"
+
+
+def _printable(text: str) -> str:
+    """The text as the standard fonts can print it: as is when it can, else with the accents it cannot print
+    dropped, and "?" for what has no Latin letter (other scripts, emoji)."""
+    try:
+        text.encode(_ENCODING)
+        return text
+    except UnicodeEncodeError:
+        pass
+    printable = []
+    for character in text.translate(_BASE_LETTERS):
+        try:
+            character.encode(_ENCODING)
+        except UnicodeEncodeError:
+            base = "".join(c for c in unicodedata.normalize("NFKD", character) if not unicodedata.combining(c))
+            character = base if base and base.isascii() else "?"
+        printable.append(character)
+    return "".join(printable)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -150,7 +175,7 @@ def _wrap(text: str, font: str, size: float, width: float) -> tuple[str, ...]:
     the costliest part of a page without ReportLab's C accelerator."""
     space = stringWidth(" ", font, size)
     lines: list[str] = []
-    for source in text.split("\n"):
+    for source in _printable(text).split("\n"):
         line: list[str] = []
         used = -space
         for word in (word for word in source.replace("\t", " ").split(" ") if word):
@@ -196,10 +221,13 @@ class _Sheet:
 
     def _room(self, height: float) -> None:
         if self._y - height < _BOTTOM:
-            self._end_page()
-            self._canvas.showPage()
-            self._page += 1
-            self._y = _PAGE_HEIGHT - _MARGIN
+            self._new_page()
+
+    def _new_page(self) -> None:
+        self._end_page()
+        self._canvas.showPage()
+        self._page += 1
+        self._y = _PAGE_HEIGHT - _MARGIN
 
     def _end_page(self) -> None:
         canvas = self._canvas
@@ -208,7 +236,7 @@ class _Sheet:
         canvas.line(_MARGIN, 14 * mm, _PAGE_WIDTH - _MARGIN, 14 * mm)
         canvas.setFont(_REGULAR, 7.5)
         canvas.setFillColor(_INK)
-        canvas.drawString(_MARGIN, 10 * mm, self._footer)
+        canvas.drawString(_MARGIN, 10 * mm, _printable(self._footer))
         canvas.drawRightString(_PAGE_WIDTH - _MARGIN, 10 * mm, f"Page {self._page}")
 
     def _line(self, text: str, *, font: str, size: float, leading: float, color: Any = _INK) -> None:
@@ -216,7 +244,7 @@ class _Sheet:
         self._y -= leading
         self._canvas.setFont(font, size)
         self._canvas.setFillColor(color)
-        self._canvas.drawString(_MARGIN, self._y + (leading - size) / 2, text)
+        self._canvas.drawString(_MARGIN, self._y + (leading - size) / 2, _printable(text))
 
     def title(self, title: str, subtitle: str) -> None:
         self._line(title, font=_BOLD, size=17, leading=21, color=_ACCENT)
@@ -232,46 +260,86 @@ class _Sheet:
     def rows(
         self, rows: Sequence[tuple[str, str]], *, label_width: float = _LABEL_WIDTH, amounts: bool = False
     ) -> None:
-        """Label and value rows, the label column shaded; long text wraps within its column."""
-        canvas = self._canvas
+        """Label and value rows, the label column shaded; long text wraps within its column, and a row taller than
+        what is left of the page goes on over the next one."""
         value_width = _WIDTH - label_width
+        block: list[tuple[Sequence[str], Sequence[str], int]] = []
         for label, value in rows:
             labels = _wrap(label, _REGULAR, _SIZE, label_width - 2 * _CELL_PADDING)
             values = _wrap(value, _REGULAR, _SIZE, value_width - 2 * _CELL_PADDING)
-            height = max(len(labels), len(values)) * 12 + 6
-            self._room(height)
-            top, self._y = self._y, self._y - height
-            canvas.setFillColor(_SHADE)
-            canvas.rect(_MARGIN, self._y, label_width, height, stroke=0, fill=1)
-            canvas.setStrokeColor(_RULE)
-            canvas.setLineWidth(0.4)
-            canvas.line(_MARGIN, self._y, _MARGIN + _WIDTH, self._y)
+            while labels or values:
+                needed = max(len(labels), len(values))
+                if self._y - min(needed, 3) * _ROW_LEADING - _ROW_PADDING < _BOTTOM:
+                    self._draw_rows(block, label_width, amounts)
+                    block = []
+                    self._new_page()
+                count = min(needed, int((self._y - _BOTTOM - _ROW_PADDING) // _ROW_LEADING))
+                block.append((labels[:count], values[:count], count))
+                self._y -= count * _ROW_LEADING + _ROW_PADDING
+                labels, values = labels[count:], values[count:]
+        self._draw_rows(block, label_width, amounts)
+
+    def _draw_rows(
+        self, block: Sequence[tuple[Sequence[str], Sequence[str], int]], label_width: float, amounts: bool
+    ) -> None:
+        """Draw rows that end at the current position, with few operators: ReportLab formats every number it
+        writes in pure Python, and that is most of the cost of a page."""
+        if not block:
+            return
+        canvas = self._canvas
+        top = self._y + sum(count * _ROW_LEADING + _ROW_PADDING for _, _, count in block)
+        canvas.setFillColor(_SHADE)
+        canvas.rect(_MARGIN, self._y, label_width, top - self._y, stroke=0, fill=1)
+        canvas.setStrokeColor(_RULE)
+        canvas.setLineWidth(0.4)
+        rules, bottom = [], top
+        for _, _, count in block:
+            bottom -= count * _ROW_LEADING + _ROW_PADDING
+            rules.append((_MARGIN, bottom, _MARGIN + _WIDTH, bottom))
+        canvas.lines(rules)
+        first_baseline = top - 2.5 - _SIZE
+        columns = [(_MARGIN + _CELL_PADDING, [(labels, count) for labels, _, count in block])]
+        if not amounts:
+            columns.append((_MARGIN + label_width + _CELL_PADDING, [(values, count) for _, values, count in block]))
+        for x, cells in columns:
+            text = canvas.beginText(x, first_baseline)
+            text.setFont(_REGULAR, _SIZE, _ROW_LEADING)
+            text.setFillColor(_INK)
+            for lines, count in cells:
+                for line in lines:
+                    text.textLine(line)
+                text.moveCursor(0, (count - len(lines)) * _ROW_LEADING + _ROW_PADDING)
+            canvas.drawText(text)
+        if amounts:
             canvas.setFillColor(_INK)
             canvas.setFont(_REGULAR, _SIZE)
-            baseline = top - 2.5 - _SIZE
-            for index, line in enumerate(labels):
-                canvas.drawString(_MARGIN + _CELL_PADDING, baseline - 12 * index, line)
-            for index, line in enumerate(values):
-                if amounts:
-                    canvas.drawRightString(_MARGIN + _WIDTH - _CELL_PADDING, baseline - 12 * index, line)
-                else:
-                    canvas.drawString(_MARGIN + label_width + _CELL_PADDING, baseline - 12 * index, line)
+            baseline = first_baseline
+            for _, values, count in block:
+                for index, line in enumerate(values):
+                    canvas.drawRightString(_MARGIN + _WIDTH - _CELL_PADDING, baseline - _ROW_LEADING * index, line)
+                baseline -= count * _ROW_LEADING + _ROW_PADDING
 
     def paragraph(self, text: str, *, size: float = _SIZE, leading: float = _LEADING, justify: bool = True) -> None:
         """Wrapped prose; every line but the last stretched to the full width when `justify`."""
         canvas = self._canvas
-        lines = _wrap(text, _REGULAR, size, _WIDTH)
-        for index, line in enumerate(lines):
+        lines = list(_wrap(text, _REGULAR, size, _WIDTH))
+        while lines:
             self._room(leading)
-            self._y -= leading
-            text_object = canvas.beginText(_MARGIN, self._y + (leading - size) / 2)
-            text_object.setFont(_REGULAR, size)
+            count = min(len(lines), int((self._y - _BOTTOM) // leading))
+            text_object = canvas.beginText(_MARGIN, self._y - leading + (leading - size) / 2)
+            text_object.setFont(_REGULAR, size, leading)
             text_object.setFillColor(_INK)
-            spaces = line.count(" ")
-            if justify and spaces and index < len(lines) - 1:
-                text_object.setWordSpace((_WIDTH - stringWidth(line, _REGULAR, size)) / spaces)
-            text_object.textOut(line)
+            for index, line in enumerate(lines[:count]):
+                spaces = line.count(" ")
+                last = index == count - 1 and count == len(lines)
+                if justify and spaces and not last:
+                    text_object.setWordSpace((_WIDTH - stringWidth(line, _REGULAR, size)) / spaces)
+                elif justify:
+                    text_object.setWordSpace(0)
+                text_object.textLine(line)
             canvas.drawText(text_object)
+            self._y -= count * leading
+            lines = lines[count:]
         self._y -= 4
 
     def premium(self, before: str, amount: str, after: str) -> None:
@@ -282,7 +350,7 @@ class _Sheet:
         text_object.setFillColor(_INK)
         for text, font in ((before, _REGULAR), (amount, _BOLD), (after, _REGULAR)):
             text_object.setFont(font, 12)
-            text_object.textOut(text)
+            text_object.textOut(_printable(text))
         self._canvas.drawText(text_object)
         self._y -= 2
 

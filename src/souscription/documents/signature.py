@@ -38,7 +38,7 @@ from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.attributes import CMSAttributeProvider, SignedAttributeProviderSpec
 from pyhanko.sign.fields import SigFieldSpec, SigSeedSubFilter
-from pyhanko.sign.general import SigningError, as_signing_certificate_v2
+from pyhanko.sign.general import as_signing_certificate_v2
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes, SimpleSigner
 from pyhanko.sign.signers.pdf_signer import PdfSignatureMetadata, PdfSigner
 from pyhanko.sign.validation import validate_pdf_signature
@@ -53,6 +53,11 @@ PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 FIELD_NAME = "CachetAssureur"
 """The signature field each seal creates (a new, invisible field)."""
 
+_NO_ENCRYPTION = serialization.NoEncryption()
+# What pyHanko raises on a damaged file besides its own errors, found by flipping single bits of a sealed document:
+# a trailer without /Size gives KeyError, a mangled /ByteRange AttributeError.
+_UNREADABLE = (PdfError, SignatureValidationError, ValueError, KeyError, IndexError, TypeError, AttributeError)
+
 
 class SigningIdentityError(RuntimeError):
     """The key folder holds something unusable: half an identity, or a certificate that is not the key's."""
@@ -61,7 +66,9 @@ class SigningIdentityError(RuntimeError):
 class SigningIdentity:
     """A private key and its self-signed certificate: the insurer's seal for embedded e-signature.
 
-    Build it once per process (`load_or_create`) and share it: it holds the prepared pyHanko signer.
+    Build it once per process (`load_or_create`) and share it between threads: it holds the prepared pyHanko
+    signer. Like pyHanko's own synchronous API, building it, `sign_pdf` and `verify_pdf` run an event loop of their
+    own, so call them from a thread that is not running one (in async code, through `asyncio.to_thread`).
     """
 
     def __init__(self, key: PrivateKey, certificate: x509.Certificate) -> None:
@@ -163,6 +170,7 @@ class SigningIdentity:
         folder = key_path.parent
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".cert-", delete=False) as cert_file:
             cert_file.write(self.certificate.public_bytes(serialization.Encoding.PEM))
+        os.chmod(cert_file.name, 0o644)  # public: anyone may check a seal
         key_pem = self._key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, _NO_ENCRYPTION)
         descriptor, key_temp = tempfile.mkstemp(dir=folder, prefix=".key-")  # created 0600
         try:
@@ -229,6 +237,9 @@ class SignatureCheck:
         return self.intact and self.valid and self.trusted and self.coverage == "ENTIRE_FILE"
 
 
+_unreadable = SignatureCheck(intact=False, valid=False, trusted=False, signer="", signed_at=None, coverage="UNREADABLE")
+
+
 def sign_pdf(
     pdf: bytes,
     identity: SigningIdentity,
@@ -245,7 +256,7 @@ def sign_pdf(
     """
     _require_aware(signed_at, "signed_at")
     if not identity.certificate.not_valid_before_utc <= signed_at <= identity.certificate.not_valid_after_utc:
-        raise SigningError(f"the seal's certificate is not valid at {signed_at.isoformat()}")
+        raise ValueError(f"the seal's certificate is not valid at {signed_at.isoformat()}")
     pdf_signer = PdfSigner(
         PdfSignatureMetadata(
             field_name=FIELD_NAME,
@@ -262,7 +273,10 @@ def sign_pdf(
 
 
 async def _sign(pdf_signer: PdfSigner, pdf: bytes, signed_at: datetime, bytes_reserved: int) -> bytes:
-    """`PdfSigner.async_sign_pdf`, step by step, to set the signing time: its one-call form always reads the clock."""
+    """`PdfSigner.async_sign_pdf`, step by step, to set the signing time: its one-call form always reads the clock.
+
+    Left out because they do nothing here: pre-signing validation (no validation context) and post-signing
+    processing (no DSS, no document timestamp)."""
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     session = pdf_signer.init_signing_session(writer)
     session.system_time = signed_at
@@ -270,7 +284,7 @@ async def _sign(pdf_signer: PdfSigner, pdf: bytes, signed_at: datetime, bytes_re
     prepared_digest, output = tbs_document.digest_tbs_document()
     await tbs_document.perform_signature(
         document_digest=prepared_digest.document_digest,
-        pdf_cms_signed_attrs=PdfCMSSignedAttributes(signing_time=signed_at),
+        pdf_cms_signed_attrs=PdfCMSSignedAttributes(),  # unused: _SealAttributes provides the attributes
     )
     return cast(io.BytesIO, output).getvalue()
 
@@ -309,13 +323,6 @@ def verify_pdf(pdf: bytes, identity: SigningIdentity, *, at: datetime | None = N
         signed_at=status.signer_reported_dt,
         coverage=status.coverage.name if status.coverage is not None else "UNKNOWN",
     )
-
-
-_NO_ENCRYPTION = serialization.NoEncryption()
-# What pyHanko raises on a damaged file, besides its own errors: found by flipping single bits of a sealed document
-# (a trailer without /Size gives KeyError, a mangled /ByteRange AttributeError).
-_UNREADABLE = (PdfError, SignatureValidationError, ValueError, KeyError, IndexError, TypeError, AttributeError)
-_unreadable = SignatureCheck(intact=False, valid=False, trusted=False, signer="", signed_at=None, coverage="UNREADABLE")
 
 
 def _require_aware(moment: datetime, name: str) -> None:

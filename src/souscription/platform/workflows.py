@@ -96,8 +96,9 @@ def describe() -> str:
 
 
 def releases_connections(function: Callable[P, R]) -> Callable[P, R]:
-    """Close this thread's Django connections after a step: DBOS runs steps in its own threads, which
-    Django's request cycle never cleans, so without this every worker thread would pin a connection."""
+    """Recycle this thread's Django connections after a step, as Django does after a request: DBOS runs steps in
+    its own threads, which Django's request cycle never cleans. A broken or expired connection (past its
+    `CONN_MAX_AGE`: a minute on PostgreSQL) is closed; a healthy SQLite one is kept for the next step."""
 
     @functools.wraps(function)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -105,7 +106,7 @@ def releases_connections(function: Callable[P, R]) -> Callable[P, R]:
             return function(*args, **kwargs)
         finally:
             for connection in connections.all(initialized_only=True):
-                connection.close()
+                connection.close_if_unusable_or_obsolete()
 
     return wrapper
 

@@ -129,12 +129,14 @@ class _TracedGraph:
             for key in path:
                 place = place.get(key) if isinstance(place, dict) else None
             if not collected:
-                if isinstance(place, dict) and (number := place.pop(cell, None)) is not None:
-                    numbers.append(int(number))
+                if isinstance(place, dict) and cell in place:
+                    numbers.append(place.pop(cell))
             elif isinstance(place, list):
-                numbers.extend(int(row.pop(cell)) for row in place if isinstance(row, dict) and cell in row)
+                for row in place:
+                    if isinstance(row, dict) and cell in row:
+                        numbers.append(row.pop(cell))
         numbers.sort()
-        return tuple(rows[number] for number in numbers)
+        return tuple([rows[number] for number in numbers])
 
 
 def _followable(graph: Mapping[str, Any]) -> bool:
@@ -187,18 +189,21 @@ def decision_context(definition: ProductDefinition, answers: Mapping[str, Any], 
 
     Every date field `x.y` also gets `x.y_years`, the whole years elapsed by today (an age, a vehicle's age):
     computed here exactly, because JDM's date arithmetic counts 365.25-day years and errs on birthdays."""
-    shape = _shape(definition)
-    paths = shape.paths
+    shape = _SHAPES.get(id(definition))
+    if shape is None or shape.definition is not definition:
+        shape = _shape(definition)
+    pairs = shape.pairs
     context: dict[str, Any] = {"today": {"iso": today.isoformat(), "year": today.year}}
     for dotted, value in answers.items():
-        path = paths.get(dotted) or tuple(dotted.split("."))
-        if len(path) == 2:  # nearly every field: `group.name`
-            group = context.get(path[0])
-            if group is None:
-                group = context[path[0]] = {}
-            group[path[1]] = value
+        pair = pairs.get(dotted)
+        if pair is None:  # a name that is not `group.name`, or not in the definition
+            _put(context, dotted.split("."), value)
+            continue
+        group = context.get(pair[0])
+        if group is None:
+            context[pair[0]] = {pair[1]: value}
         else:
-            _put(context, path, value)
+            group[pair[1]] = value
     for name, years in shape.dates:
         answer = answers.get(name)
         if isinstance(answer, str):
@@ -217,32 +222,36 @@ def whole_years(since: date, today: date) -> int:
 
 @dataclass(frozen=True)
 class _Shape:
-    """What a definition's context needs, worked out once: each field's key path, each date field's `_years` path."""
+    """A definition's fields as the context needs them, worked out once: `group.name` fields as (group, name) pairs,
+    and each date field with the key path of its `_years`."""
 
     definition: ProductDefinition
-    paths: Mapping[str, tuple[str, ...]]
-    dates: tuple[tuple[str, tuple[str, ...]], ...]
+    pairs: Mapping[str, tuple[str, str]]
+    dates: tuple[tuple[str, list[str]], ...]
 
 
 _SHAPES: dict[int, _Shape] = {}
 
 
 def _shape(definition: ProductDefinition) -> _Shape:
-    shape = _SHAPES.get(id(definition))
-    if shape is None or shape.definition is not definition:
-        fields = definition.fields()
-        shape = _Shape(
-            definition=definition,
-            paths={spec.name: spec.name.split(".") for spec in fields},
-            dates=tuple((spec.name, f"{spec.name}_years".split(".")) for spec in fields if spec.type is FieldType.DATE),
-        )
-        if len(_SHAPES) >= 256:  # definitions are few and long-lived; this only bounds a misuse
-            _SHAPES.clear()
-        _SHAPES[id(definition)] = shape  # keeps `definition` alive, so its id is not reused while cached
+    fields = definition.fields()
+    shape = _Shape(
+        definition=definition,
+        pairs={
+            spec.name: (group, name)
+            for spec in fields
+            for group, _, name in [spec.name.partition(".")]
+            if name and "." not in name
+        },
+        dates=tuple((spec.name, f"{spec.name}_years".split(".")) for spec in fields if spec.type is FieldType.DATE),
+    )
+    if len(_SHAPES) >= 256:  # definitions are few and long-lived: this only bounds a misuse
+        _SHAPES.clear()
+    _SHAPES[id(definition)] = shape  # holds `definition`, so that its id is not reused while cached
     return shape
 
 
-def _put(context: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+def _put(context: dict[str, Any], path: list[str], value: Any) -> None:
     node = context
     for part in path[:-1]:
         node = node.setdefault(part, {})

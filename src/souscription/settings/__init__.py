@@ -77,7 +77,9 @@ TEMPLATES = [
 
 
 def _database(url: str) -> dict[str, Any]:
-    config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=0 if url.startswith("sqlite") else 60))
+    # SQLite connections are kept for the life of their thread (a file open, no server to exhaust): reopening one
+    # per workflow step cost more than the step's own work. PostgreSQL ones are recycled after a minute.
+    config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=None if url.startswith("sqlite") else 60))
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # WAL lets readers run beside the writer; synchronous=FULL because a committed dossier must survive a
         # power cut; IMMEDIATE takes the write lock at BEGIN so concurrent writers wait instead of failing.
