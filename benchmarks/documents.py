@@ -132,7 +132,7 @@ def main() -> None:
     conditions = GeneralConditions(CONDITIONS.read_bytes())
     with tempfile.TemporaryDirectory() as folder:
         ecdsa = SigningIdentity.load_or_create(Path(folder), common_name="Souscription cachet", now=NOW)
-        stock = signers.SimpleSigner.load(str(Path(folder) / KEY_FILE), str(Path(folder) / CERT_FILE))
+        stock = signers.SimpleSigner.load(str(Path(folder) / KEY_FILE), str(Path(folder) / CERT_FILE))  # type: ignore[no-untyped-call]
     rsa = SigningIdentity.generate(common_name="Souscription cachet", now=NOW, key_type="rsa-2048")
     offers, contracts = dossiers(OFFER), dossiers(CONTRACT)
     contract = merge_with_general_conditions(render_contract(contracts()), conditions)

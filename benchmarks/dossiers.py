@@ -30,7 +30,6 @@ import django  # noqa: E402
 
 django.setup()
 
-from dbos import DBOS  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db.backends.signals import connection_created  # noqa: E402
