@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import copy
+import itertools
 import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
+import zen
 
-from souscription.products.catalog import BUILT_IN, Catalog, UnknownProduct
+from souscription.products.catalog import BUILT_IN, Catalog, ProductVersion, UnknownProduct
 from souscription.products.domain import InvalidDefinition, check_answers, missing_fields, parse_definition
 from souscription.products.pricing import PricingResultInvalid, price_breakdown
-from souscription.products.rules import RuleEngine, whole_years
+from souscription.products.rules import RuleEngine, decision_context, whole_years
 
 TODAY = date(2026, 11, 21)
 TEST_PRODUCTS = Path(__file__).parents[1] / "data" / "products"
@@ -134,6 +138,149 @@ def test_ages_are_whole_years_exact_on_the_birthday() -> None:
     assert fired("garantie_automobile", "eligibility", {**CAR, "driver.birth_date": "2008-11-21"}) == []
 
 
+BIKE = {
+    "bike.value_eur": 9_000,
+    "bike.electric": True,
+    "bike.battery_serial": "BAT123456",
+    "owner.birth_date": "1990-01-01",
+    "billing.frequency": "annual",
+}
+DOSSIERS = [
+    ("garantie_automobile", CAR),
+    ("garantie_automobile", {**CAR, "vehicle.first_registration": "2010-01-01", "customer.country": "BE"}),
+    ("garantie_automobile", {**CAR, "driver.birth_date": "2008-11-22", "vehicle.mileage_km": 300_000}),
+    ("garantie_automobile", {**CAR, "vehicle.fuel": "electrique", "vehicle.power_hp": 200}),
+    ("garantie_automobile", {**CAR, "vehicle.power_hp": 60, "driver.license_date": "2025-01-01"}),
+    ("prevoyance_individuelle", HEALTH),
+    ("prevoyance_individuelle", {**HEALTH, "insured.birth_date": "2010-01-01", "customer.country": "BE"}),
+    ("prevoyance_individuelle", {**HEALTH, "health.alcohol_units_per_week": 20, "cover.capital_eur": 900_000}),
+    ("assurance_velo", BIKE),
+    ("assurance_velo", {**BIKE, "bike.electric": False, "bike.value_eur": 500, "owner.birth_date": "2012-01-01"}),
+]
+
+
+def _traced_by_zen(key: str, context: dict[str, object]) -> tuple[object, list[tuple[str, str, str]]]:
+    """The reference: zen's own trace of the graph as written (what `decide` recorded before it read the rows from
+    the result), and zen's result without trace."""
+    plain = zen.ZenEngine({"loader": {"type": "static", "content": CATALOG.decision_contents()}})
+    trace = plain.evaluate(key, context, {"trace": True})["trace"]
+    rows = []
+    for node in trace.values():
+        data = node.get("traceData")
+        for row in data if isinstance(data, list) else [data] if isinstance(data, dict) and "rule" in data else []:
+            rows.append((node["name"], row["rule"]["_id"], row["rule"].get("_description", "")))
+    return plain.evaluate(key, context)["result"], sorted(rows)
+
+
+@pytest.mark.parametrize(("product", "answers"), DOSSIERS)
+@pytest.mark.parametrize("decision", ["eligibility", "referral", "pricing"])
+def test_the_rows_read_from_the_result_are_the_rows_zen_traces(
+    product: str, answers: dict[str, object], decision: str
+) -> None:
+    made = ENGINE.decide(version(product), decision, answers, today=TODAY)
+    result, rows = _traced_by_zen(made.rule_set, decision_context(version(product).definition, answers, today=TODAY))
+    assert made.result == result
+    assert sorted((f.node, f.rule_id, f.description) for f in made.fired) == rows
+    assert "_fired" not in json.dumps(made.result)
+
+
+def test_a_decision_result_holds_the_graph_outputs_only_not_the_answers() -> None:
+    car = version("garantie_automobile")
+    assert set(ENGINE.decide(car, "pricing", CAR, today=TODAY).result) == {
+        "base_cents",
+        "factors",
+        "tax_label",
+        "tax_rate",
+    }
+    assert set(ENGINE.decide(car, "eligibility", CAR, today=TODAY).result) == {"refusals"}
+    referral = ENGINE.decide(version("prevoyance_individuelle"), "referral", HEALTH, today=TODAY)
+    assert set(referral.result) == {"referrals"}
+    assert referral.inputs["health"]["tobacco"] is True  # the answers stay in the trace's inputs
+
+
+def _chained(graph: dict[str, Any]) -> dict[str, Any]:
+    """The graph with its tables one after the other, each passing its input through (input → t1 → … → output)."""
+    chained = copy.deepcopy(graph)
+    tables = [node for node in chained["nodes"] if node["type"] == "decisionTableNode"]
+    for table in tables:
+        table["content"]["passThrough"] = True
+    order = ["input", *(table["id"] for table in tables), "output"]
+    chained["edges"] = [
+        {"id": f"e{i}", "sourceId": a, "targetId": b, "type": "edge"}
+        for i, (a, b) in enumerate(itertools.pairwise(order))
+    ]
+    return chained
+
+
+def _engine_with(product: str, **graphs: dict[str, Any]) -> tuple[RuleEngine, ProductVersion]:
+    written = CATALOG.effective(product, on=TODAY)
+    changed = ProductVersion(definition=written.definition, decisions={**written.decisions, **graphs})
+    return RuleEngine(Catalog([changed])), changed
+
+
+def test_tables_chained_with_pass_through_are_traced_from_the_result_too() -> None:
+    car = version("garantie_automobile")
+    engine, chained = _engine_with("garantie_automobile", pricing=_chained(car.decisions["pricing"]))
+    decision = engine.decide(chained, "pricing", CAR, today=TODAY)
+    assert [f.rule_id for f in decision.fired] == [
+        "auto-base-mid",
+        "auto-f-age",
+        "auto-f-km",
+        "auto-f-young",
+        "auto-tax",
+    ]
+    assert price_breakdown(decision.result, frequency="monthly").total_cents == 52_948
+    assert "_fired" not in json.dumps(decision.result)
+
+
+def test_a_graph_whose_rows_cannot_be_read_from_the_result_is_traced_by_zen() -> None:
+    """A table whose output only feeds a later table (here: the risk class the price depends on) leaves no cell in
+    the result: such a graph is evaluated with zen's trace, and every row that fired is still recorded."""
+    bike = CATALOG.effective("assurance_velo", on=TODAY)
+    graph = copy.deepcopy(bike.decisions["pricing"])
+    risk = {
+        "id": "risk",
+        "type": "decisionTableNode",
+        "name": "Classe de risque",
+        "position": {"x": 120, "y": 0},
+        "content": {
+            "hitPolicy": "first",
+            "passThrough": False,
+            "inputs": [{"id": "i0", "name": "Électrique", "field": "bike.electric"}],
+            "outputs": [{"id": "o0", "name": "Classe", "field": "bike.electric"}],
+            "rules": [
+                {"_id": "velo-risk-e", "_description": "Électrique", "i0": "true", "o0": "true"},
+                {"_id": "velo-risk", "_description": "Musculaire", "i0": "", "o0": "false"},
+            ],
+        },
+    }
+    graph["nodes"].append(risk)
+    graph["edges"] = [
+        {"id": "e0", "sourceId": "input", "targetId": "risk", "type": "edge"},
+        {"id": "e1", "sourceId": "risk", "targetId": "base", "type": "edge"},
+        {"id": "e2", "sourceId": "base", "targetId": "output", "type": "edge"},
+    ]
+    engine, changed = _engine_with("assurance_velo", pricing=graph)
+    decision = engine.decide(changed, "pricing", BIKE, today=TODAY)
+    assert [(f.node, f.rule_id) for f in decision.fired] == [
+        ("Classe de risque", "velo-risk-e"),
+        ("base", "velo-base-e"),
+    ]
+    assert decision.result["base_cents"] == 60_000
+
+
+def test_the_context_nests_dotted_answers_and_adds_exact_whole_years() -> None:
+    definition = version("garantie_automobile").definition
+    leap_day = {**CAR, "driver.birth_date": "2008-02-29", "vehicle.first_registration": "pas une date", "x.y.z": 1}
+    context = decision_context(definition, leap_day, today=date(2026, 2, 28))
+    assert context["today"] == {"iso": "2026-02-28", "year": 2026}
+    assert context["driver"]["birth_date_years"] == whole_years(date(2008, 2, 29), date(2026, 2, 28)) == 17
+    assert "first_registration_years" not in context["vehicle"]
+    assert context["vehicle"]["power_hp"] == 110
+    assert context["x"] == {"y": {"z": 1}}
+    assert decision_context(definition, {}, today=TODAY) == {"today": {"iso": "2026-11-21", "year": 2026}}
+
+
 def test_the_price_carries_its_breakdown_base_each_factor_and_tax() -> None:
     decision = ENGINE.decide(version("garantie_automobile"), "pricing", CAR, today=TODAY)
     price = price_breakdown(decision.result, frequency="monthly")
@@ -165,13 +312,7 @@ def test_a_pricing_graph_that_returns_no_price_is_a_configuration_error() -> Non
 
 def test_a_third_product_defined_only_in_test_data_runs_with_no_code_change() -> None:
     bike = CATALOG.effective("assurance_velo", on=TODAY)
-    answers = {
-        "bike.value_eur": 9_000,
-        "bike.electric": True,
-        "bike.battery_serial": "BAT123456",
-        "owner.birth_date": "1990-01-01",
-        "billing.frequency": "annual",
-    }
+    answers = BIKE
     assert check_answers(bike.definition, answers, today=TODAY) == []
     assert missing_fields(bike.definition, {**answers, "bike.battery_serial": ""}) == ("bike.battery_serial",)
     assert ENGINE.decide(bike, "eligibility", answers, today=TODAY).result["refusals"] == []

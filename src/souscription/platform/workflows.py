@@ -97,8 +97,9 @@ def describe() -> str:
 
 def releases_connections(function: Callable[P, R]) -> Callable[P, R]:
     """Recycle this thread's Django connections after a step, as Django does after a request: DBOS runs steps in
-    its own threads, which Django's request cycle never cleans. A broken or expired connection (past its
-    `CONN_MAX_AGE`: a minute on PostgreSQL) is closed; a healthy SQLite one is kept for the next step."""
+    its own threads, which Django's request cycle never cleans. A healthy SQLite connection is kept for the
+    thread's next step (reopening a file and its pragmas cost more than a step's own work); a server connection
+    is closed, since DBOS's pool threads would otherwise each pin one per database on the server."""
 
     @functools.wraps(function)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -106,7 +107,10 @@ def releases_connections(function: Callable[P, R]) -> Callable[P, R]:
             return function(*args, **kwargs)
         finally:
             for connection in connections.all(initialized_only=True):
-                connection.close_if_unusable_or_obsolete()
+                if connection.vendor == "sqlite":
+                    connection.close_if_unusable_or_obsolete()
+                else:
+                    connection.close()
 
     return wrapper
 

@@ -1,26 +1,25 @@
 """Business decisions through zen-engine, with the trace every decision keeps.
 
 A decision keeps the rule set's key (product/version/decision), every decision-table row that fired (node name,
-rule id, description, in graph order) and the inputs it saw. Graphs are handed to zen once, through its static
+rule id, description; in graph order) and the inputs it saw. Graphs are handed to zen once, through its static
 loader, and evaluated by key (measured: the static loader ~119k evaluations/s, a loader callback called on every
 evaluation ~28k/s, `create_decision().evaluate()` ~3.9k/s).
 
-Which rows fired is read from the result, not from zen's trace. Before the graphs reach zen, every decision table
-gets one more output column, `_fired.t<n>`, whose cell in each row is that row's number in the graph; after the
-evaluation those numbers are taken out of the result (for a "collect" table, one per collected row) and mapped
-back to the rows. zen's full trace (`{"trace": True}`) costs ~2.4× a plain evaluation because it copies every
-node's input and output; the extra column costs ~5 % (measured on the car pricing graph, zen-engine 2.1.3).
-The graph files stay as their authors wrote them; a graph this cannot follow (another node type than
-input/output/decision table, a table whose output a later node drops, a table looping over a list, a column named
-`_fired`) is evaluated with zen's trace instead, so every decision is traced either way.
+The rows that fired are read from the result, not from zen's trace: the trace copies every node's input and output
+and costs 2.9 times a plain evaluation (instructions counted on the car pricing graph, zen-engine 2.1.3). When the
+engine is built, every decision table gets one more output column, `_fired_t<n>`, whose cell in each row is that
+row's number in the graph; `decide` evaluates without trace, takes the cells out of the result (one per row a
+"collect" table collected) and maps them back to the rows: ~18 % of an evaluation in all, where the trace adds
+~190 %. The files stay as written: the column exists only in what zen is given. A graph whose cells might not all
+reach the result (a node other than input, output and decision table; a table whose output a later table drops; a
+table looping over a list; a column already named `_fired…`) is evaluated with zen's trace instead, so every
+decision is traced either way.
 
-Product graphs run their tables side by side from the input, each without `passThrough`: a chained table copies the
-whole dossier into its output and the next table's input, and the result would carry every answer (bank and health
-ones included). On the car pricing graph, raw zen evaluates ~52k/s side by side against ~47k/s chained.
-
-The pricing call (context, evaluation, fired rows, breakdown) measured ~25k/s against ~47k/s for raw zen on the same
-graph and context without trace, ratio ~0.53 (`benchmarks/pricing.py`, 2 noisy cores; it was ~0.24 with the trace):
-what is left is building the context (~4 µs) and the breakdown in decimals (~9 µs), zen itself ~20 µs.
+Measured by `benchmarks/pricing.py` (2 cores shared with other work, medians of interleaved rounds): the pricing
+call (context, evaluation, fired rows, breakdown) runs ~22-26k/s against ~54-58k/s for raw zen on the same graph and
+context without trace: a ratio of ~0.41-0.46, from ~0.21-0.27 with zen's trace (target: 0.5). Instructions per call:
+zen 164k, the `_fired` column 15k, the context 47k, the fired rows and the `Decision` 27k, `price_breakdown` 117k.
+The context is built from a shape worked out once per definition (`group.name` fields, date fields).
 """
 
 from __future__ import annotations
@@ -37,7 +36,8 @@ from souscription.products.catalog import Catalog, ProductVersion
 from souscription.products.domain import FieldType, ProductDefinition
 
 FIRED = "_fired"
-"""The output column added to every decision table: which row fired. Reserved: no graph may name a column so."""
+"""The id of the column added to every decision table (its cells: `_fired_t<n>`). Graphs using the name are traced
+by zen."""
 
 _TABLE, _FOLLOWABLE = "decisionTableNode", frozenset({"inputNode", "outputNode", "decisionTableNode"})
 
@@ -85,13 +85,13 @@ class RuleEngine:
 class _TracedGraph:
     """A graph as zen evaluates it: with a `_fired_t<n>` column in every table, or as written if it cannot be followed.
 
-    `rows[k]` is the row whose `_fired_t<n>` cell is `k`; `cells` says where each table's cell lands in the result
-    (the table's `outputPath` as keys, whether that place is the list a "collect" table makes, the cell's name);
+    `rows[k]` is the row whose cell says `k`; `places` says where the cells land in the result: the key path (a
+    table's `outputPath`), whether that place is the list of rows a "collect" table makes, and the cells found there.
     `rows` is None when the graph needs zen's trace."""
 
     content: dict[str, Any]
     rows: tuple[FiredRule, ...] | None = None
-    cells: tuple[tuple[tuple[str, ...], bool, str], ...] = ()
+    places: tuple[tuple[tuple[str, ...], bool, tuple[str, ...]], ...] = ()
 
     @classmethod
     def of(cls, written: Mapping[str, Any]) -> _TracedGraph:
@@ -99,7 +99,7 @@ class _TracedGraph:
             return cls(content=dict(written))
         content = copy.deepcopy(dict(written))
         rows: list[FiredRule] = []
-        cells: list[tuple[tuple[str, ...], bool, str]] = []
+        places: dict[tuple[tuple[str, ...], bool], list[str]] = {}
         tables = [node for node in content["nodes"] if node["type"] == _TABLE]
         for number, table in enumerate(tables):
             columns, cell = table["content"], f"{FIRED}_t{number}"
@@ -114,29 +114,37 @@ class _TracedGraph:
                     )
                 )
             output_path = str(columns.get("outputPath") or "")
-            cells.append(
-                (tuple(output_path.split(".")) if output_path else (), columns.get("hitPolicy") == "collect", cell)
-            )
-        return cls(content=content, rows=tuple(rows), cells=tuple(cells))
+            path = tuple(output_path.split(".")) if output_path else ()
+            places.setdefault((path, columns.get("hitPolicy") == "collect"), []).append(cell)
+        return cls(
+            content=content,
+            rows=tuple(rows),
+            places=tuple((path, collected, tuple(cells)) for (path, collected), cells in places.items()),
+        )
 
     def take_fired(self, result: Any) -> tuple[FiredRule, ...]:
         """The rows that fired, in graph order, taking their `_fired_t<n>` cells out of `result`."""
         rows = self.rows
         assert rows is not None
         numbers: list[int] = []
-        for path, collected, cell in self.cells:
+        for path, collected, cells in self.places:
             place = result
             for key in path:
                 place = place.get(key) if isinstance(place, dict) else None
-            if not collected:
-                if isinstance(place, dict) and cell in place:
-                    numbers.append(place.pop(cell))
-            elif isinstance(place, list):
-                for row in place:
-                    if isinstance(row, dict) and cell in row:
-                        numbers.append(row.pop(cell))
+            if collected:
+                if isinstance(place, list):
+                    for output in place:
+                        for cell in cells:
+                            number = output.pop(cell, None)
+                            if number is not None:
+                                numbers.append(number)
+            elif isinstance(place, dict):
+                for cell in cells:
+                    number = place.pop(cell, None)
+                    if number is not None:
+                        numbers.append(number)
         numbers.sort()
-        return tuple([rows[number] for number in numbers])
+        return tuple(map(rows.__getitem__, numbers))
 
 
 def _followable(graph: Mapping[str, Any]) -> bool:
@@ -160,16 +168,16 @@ def _followable(graph: Mapping[str, Any]) -> bool:
         columns = [*(content.get("inputs") or []), *(content.get("outputs") or [])]
         if any(c.get("id") == FIRED or str(c.get("field", "")).startswith(FIRED) for c in columns):
             return False
-        if not _reaches_output(node, targets, set()):
+        if not _reaches_output(node, targets, frozenset()):
             return False
     return True
 
 
-def _reaches_output(node: dict[str, Any], targets: Mapping[Any, list[Any]], seen: set[Any]) -> bool:
-    if node.get("id") in seen:
+def _reaches_output(node: dict[str, Any], targets: Mapping[Any, list[Any]], before: frozenset[Any]) -> bool:
+    """Whether all of `node`'s output reaches the output node, through tables that pass their input through."""
+    if node.get("id") in before:  # a cycle: zen refuses the graph anyway
         return False
-    seen.add(node.get("id"))
-    following = targets.get(node.get("id")) or []
+    following, before = targets.get(node.get("id")) or [], before | {node.get("id")}
     return bool(following) and all(
         isinstance(after, dict)
         and (
@@ -177,7 +185,7 @@ def _reaches_output(node: dict[str, Any], targets: Mapping[Any, list[Any]], seen
             or (
                 after.get("type") == _TABLE
                 and (after.get("content") or {}).get("passThrough") is True
-                and _reaches_output(after, targets, seen)
+                and _reaches_output(after, targets, before)
             )
         )
         for after in following
@@ -196,14 +204,16 @@ def decision_context(definition: ProductDefinition, answers: Mapping[str, Any], 
     context: dict[str, Any] = {"today": {"iso": today.isoformat(), "year": today.year}}
     for dotted, value in answers.items():
         pair = pairs.get(dotted)
-        if pair is None:  # a name that is not `group.name`, or not in the definition
+        if pair is None:  # not a `group.name` field of the definition
             _put(context, dotted.split("."), value)
             continue
-        group = context.get(pair[0])
-        if group is None:
-            context[pair[0]] = {pair[1]: value}
+        group, name = pair
+        values = context.get(group)
+        if values is None:
+            context[group] = {name: value}
         else:
-            group[pair[1]] = value
+            values[name] = value
+    day = (today.month, today.day)
     for name, years in shape.dates:
         answer = answers.get(name)
         if isinstance(answer, str):
@@ -211,7 +221,11 @@ def decision_context(definition: ProductDefinition, answers: Mapping[str, Any], 
                 since = date.fromisoformat(answer)
             except ValueError:
                 continue
-            _put(context, years, whole_years(since, today))
+            elapsed = today.year - since.year - (day < (since.month, since.day))  # whole_years(since, today)
+            if len(years) == 2:  # `group.name`: the group holds the date itself
+                context[years[0]][years[1]] = elapsed
+            else:
+                _put(context, years, elapsed)
     return context
 
 
