@@ -64,12 +64,12 @@ def price_breakdown(result: Mapping[str, Any], *, frequency: str) -> PriceBreakd
         tax_label = str(result["tax_label"])
     except (KeyError, TypeError, ValueError, InvalidOperation) as error:
         raise PricingResultInvalid(f"pricing result unusable: {error!r}") from None
-    lines, running = [], Decimal(base)
+    lines, running = [], Decimal(base)  # `running` is whole cents at every turn: each factor's effect is rounded
     for name, multiplier in factors:
         updated = _cents(running * multiplier)
-        lines.append(FactorLine(name=name, multiplier=multiplier, effect_cents=int(updated - _cents(running))))
+        lines.append(FactorLine(name=name, multiplier=multiplier, effect_cents=int(updated - running)))
         running = updated
-    premium = int(_cents(running))
+    premium = int(running)
     tax = int(_cents(Decimal(premium) * tax_rate))
     total = premium + tax
     return PriceBreakdown(
@@ -85,5 +85,8 @@ def price_breakdown(result: Mapping[str, Any], *, frequency: str) -> PriceBreakd
     )
 
 
+_ONE_CENT = Decimal(1)
+
+
 def _cents(amount: Decimal) -> Decimal:
-    return amount.quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return amount.quantize(_ONE_CENT, rounding=ROUND_HALF_UP)
