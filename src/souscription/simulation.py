@@ -55,7 +55,7 @@ class Outcome:
 class Staff:
     """One signed-in client per staff role, created once per run."""
 
-    def __init__(self, run: str) -> None:
+    def __init__(self) -> None:
         self.clients: dict[Role, Client] = {}
         for role in STAFF_ROLES:
             # A random password nobody knows: these accounts only act through this process's sessions.
@@ -95,7 +95,7 @@ def simulate(*, product: str, count: int, seed: int, concurrency: int = 1) -> Ou
     """Drive `count` dossiers of `product` end to end; returns how many ended in each stage."""
     version = catalog().effective(product, on=date.today())
     outcome = Outcome()
-    staff = Staff(run=str(seed))
+    staff = Staff()
     started = time.perf_counter()
 
     def one(index: int) -> str:

@@ -16,7 +16,9 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from souscription.kernel.errors import Problem
 from souscription.platform.models import IdempotencyRecord
+from souscription.platform.problems import problems_body
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -24,7 +26,7 @@ DATABASE = "default"
 
 
 def _problem(status: int, code: str, message: str) -> HttpResponse:
-    body = {"errors": [{"code": code, "message": message, "field": HEADER}]}
+    body = problems_body([Problem(code, message, HEADER)])
     return HttpResponse(json.dumps(body, ensure_ascii=False), status=status, content_type="application/json")
 
 

@@ -273,9 +273,8 @@ def submit_step(request: HttpRequest, subscription_id: str, step_id: str, payloa
 )
 def accept(request: HttpRequest, subscription_id: str) -> dict[str, Any]:
     _front_office(request, subscription_id)
-    services.accept_offer(subscription_id, now=timezone.now())
-    row, _dossier = services.load(subscription_id)
-    _wait(workflows.start(f"conclude:{row.id}:r{row.revision}", workflows.conclude, subscription_id))
+    row = services.accept_offer(subscription_id, now=timezone.now())
+    _wait(workflows.start(f"conclude:{row.dossier_id}:r{row.revision}", workflows.conclude, subscription_id))
     return dossier_status(subscription_id)
 
 
@@ -289,9 +288,8 @@ def sign(request: HttpRequest, subscription_id: str, payload: SignatureIn) -> di
     caller = _caller(request, subscription_id)
     if not caller.is_applicant:
         raise PermissionDenied("Seul le demandeur signe son contrat.", field="Authorization")
-    services.check_can_sign(subscription_id)
-    row, _dossier = services.load(subscription_id)
-    handle = workflows.start(f"sign:{row.id}", workflows.sign_and_bill, subscription_id, payload.signer_name)
+    row = services.check_can_sign(subscription_id)
+    handle = workflows.start(f"sign:{row.dossier_id}", workflows.sign_and_bill, subscription_id, payload.signer_name)
     _wait(handle)
     return dossier_status(subscription_id)
 
@@ -303,9 +301,8 @@ def sign(request: HttpRequest, subscription_id: str, payload: SignatureIn) -> di
 )
 def withdraw(request: HttpRequest, subscription_id: str, payload: WithdrawalIn) -> dict[str, Any]:
     _front_office(request, subscription_id)
-    services.withdraw(subscription_id, reason=payload.reason, now=timezone.now())
-    row, _dossier = services.load(subscription_id)
-    _wait(workflows.start(f"withdrawn:{row.id}", workflows.after_withdrawal, subscription_id))
+    row = services.withdraw(subscription_id, reason=payload.reason, now=timezone.now())
+    _wait(workflows.start(f"withdrawn:{row.dossier_id}", workflows.after_withdrawal, subscription_id))
     return dossier_status(subscription_id)
 
 

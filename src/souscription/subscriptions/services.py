@@ -39,6 +39,14 @@ class DossierNotFound(NotFound):
 
 
 @dataclass(frozen=True)
+class Revised:
+    """Which dossier row and revision an action left: workflow ids derive from them."""
+
+    dossier_id: uuid.UUID
+    revision: int
+
+
+@dataclass(frozen=True)
 class Opened:
     subscription_id: str
     applicant_token: str
@@ -120,8 +128,10 @@ def answers_of(row: DossierRow) -> dict[str, Any]:
 # -- answering ----------------------------------------------------------------------------------------------
 
 
-def submit_step(subscription_id: str, step_id: str, answers: Mapping[str, Any], *, now: datetime) -> bool:
-    """Check and keep one step's answers; returns whether every step now has its answers.
+def submit_step(
+    subscription_id: str, step_id: str, answers: Mapping[str, Any], *, now: datetime
+) -> tuple[bool, Revised]:
+    """Check and keep one step's answers; returns whether every step now has its answers, and the new revision.
 
     Nothing is written when a field is wrong (every problem is reported at once, with its field). A dossier
     past draft returns to draft and loses its price; one whose contract is drafted refuses the edit."""
@@ -166,7 +176,8 @@ def submit_step(subscription_id: str, step_id: str, answers: Mapping[str, Any], 
         save(row, dossier, now=now)
     if was_referred:
         underwriting.cancel_open_tasks(subscription_id, at=now)
-    return not missing_steps(version.definition, {**known, **answers})
+    complete = not missing_steps(version.definition, {**known, **answers})
+    return complete, Revised(row.id, row.revision)
 
 
 def _contact(values: Mapping[str, Any]) -> customers.Contact:
@@ -182,24 +193,27 @@ def _contact(values: Mapping[str, Any]) -> customers.Contact:
 # -- the applicant's decisions ------------------------------------------------------------------------------
 
 
-def accept_offer(subscription_id: str, *, now: datetime) -> None:
+def accept_offer(subscription_id: str, *, now: datetime) -> Revised:
     with transaction.atomic(using=DATABASE):
         row, dossier = load(subscription_id, for_update=True)
         dossier.accept_offer(now=now)
         save(row, dossier, now=now)
+    return Revised(row.id, row.revision)
 
 
-def check_can_sign(subscription_id: str) -> None:
-    _row, dossier = load(subscription_id)
+def check_can_sign(subscription_id: str) -> Revised:
+    row, dossier = load(subscription_id)
     dossier.check_can_move_to(Stage.SIGNED)
+    return Revised(row.id, row.revision)
 
 
-def withdraw(subscription_id: str, *, reason: str, now: datetime) -> None:
+def withdraw(subscription_id: str, *, reason: str, now: datetime) -> Revised:
     with transaction.atomic(using=DATABASE):
         row, dossier = load(subscription_id, for_update=True)
         dossier.withdraw(reason, now=now)
         row.closing_reason = reason
         save(row, dossier, now=now)
+    return Revised(row.id, row.revision)
 
 
 class DocumentNotReady(NotFound):

@@ -404,8 +404,7 @@ def billing_ready(subscription_id: str, invoice_id: str) -> str:
 @DBOS.workflow()
 def validate_and_activate(subscription_id: str, invoice_id: str, accountant_id: int) -> str:
     validate_invoice(invoice_id, accountant_id)
-    tax_rate = tax_rate_of(subscription_id)
-    post_to_erp(invoice_id, tax_rate)
+    post_to_erp(subscription_id, invoice_id)
     return activate(subscription_id)
 
 
@@ -415,18 +414,12 @@ def validate_invoice(invoice_id: str, accountant_id: int) -> None:
 
 
 @workflows.step()
-def tax_rate_of(subscription_id: str) -> str:
+def post_to_erp(subscription_id: str, invoice_id: str) -> str:
+    """The embedded ERP sync: the validated invoice becomes a balanced ledger entry (idempotent per invoice)."""
     row, _dossier = services.load(subscription_id)
     terms = sales.offer_terms(row.offer_id) if row.offer_id else None
-    return str(terms.breakdown["tax"]["rate"]) if terms else "0"
-
-
-@workflows.step()
-def post_to_erp(invoice_id: str, tax_rate: str) -> str:
-    """The embedded ERP sync: the validated invoice becomes a balanced ledger entry (idempotent per invoice)."""
-    return billing.post_invoice_to_ledger(
-        invoice_id=uuid.UUID(invoice_id), tax_rate=Decimal(tax_rate), at=timezone.now()
-    )
+    tax_rate = Decimal(str(terms.breakdown["tax"]["rate"])) if terms else Decimal(0)
+    return billing.post_invoice_to_ledger(invoice_id=uuid.UUID(invoice_id), tax_rate=tax_rate, at=timezone.now())
 
 
 @workflows.step()
@@ -492,7 +485,7 @@ class _Recorder:
     def __init__(self, row: Any, revision: int, definition: Any, health_id: uuid.UUID | None, now: datetime) -> None:
         self.row, self.revision, self.health_id, self.now = row, revision, health_id, now
         self.sensitive = [spec.name.split(".") for spec in definition.fields() if spec.sensitive]
-        self.key = f"{definition.key}"
+        self.key = definition.key
 
     def completeness(self, missing: tuple[str, ...]) -> None:
         DecisionRecord.objects.create(
