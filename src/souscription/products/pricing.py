@@ -7,10 +7,10 @@ Pure: no Django, no I/O.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 INSTALMENTS = {"annual": 1, "monthly": 12}
 
@@ -19,15 +19,16 @@ class PricingResultInvalid(ValueError):
     """The pricing graph returned something that is not a price (a configuration error, not the customer's)."""
 
 
-@dataclass(frozen=True)
-class FactorLine:
+class FactorLine(NamedTuple):
     name: str
     multiplier: Decimal
     effect_cents: int
 
 
-@dataclass(frozen=True)
-class PriceBreakdown:
+class PriceBreakdown(NamedTuple):
+    """Immutable; a named tuple rather than a frozen dataclass because a price is built on every quote and a frozen
+    dataclass's constructor costs as much as the whole arithmetic (measured by `benchmarks/pricing.py`)."""
+
     base_cents: int
     factors: tuple[FactorLine, ...]
     premium_before_tax_cents: int
@@ -55,38 +56,48 @@ class PriceBreakdown:
 
 
 def price_breakdown(result: Mapping[str, Any], *, frequency: str) -> PriceBreakdown:
-    if frequency not in INSTALMENTS:
+    instalments = INSTALMENTS.get(frequency)
+    if instalments is None:
         raise PricingResultInvalid(f"unknown billing frequency {frequency!r}")
+    lines, running = [], 0  # `running` is whole cents at every turn: each factor's effect is rounded
     try:
-        base = int(result["base_cents"])
-        factors = [(str(f["name"]), Decimal(str(f["multiplier"]))) for f in result.get("factors", [])]
-        tax_rate = Decimal(str(result["tax_rate"]))
+        base = running = int(result["base_cents"])
+        for factor in result.get("factors", ()):
+            multiplier, numerator, denominator = _coefficient(str(factor["multiplier"]))
+            updated = _rounded(running * numerator, denominator)
+            lines.append(FactorLine(str(factor["name"]), multiplier, updated - running))
+            running = updated
+        tax_rate, tax_numerator, tax_denominator = _coefficient(str(result["tax_rate"]))
         tax_label = str(result["tax_label"])
-    except (KeyError, TypeError, ValueError, InvalidOperation) as error:
+    except (KeyError, TypeError, ValueError, ArithmeticError) as error:
         raise PricingResultInvalid(f"pricing result unusable: {error!r}") from None
-    lines, running = [], Decimal(base)  # `running` is whole cents at every turn: each factor's effect is rounded
-    for name, multiplier in factors:
-        updated = _cents(running * multiplier)
-        lines.append(FactorLine(name=name, multiplier=multiplier, effect_cents=int(updated - running)))
-        running = updated
-    premium = int(running)
-    tax = int(_cents(Decimal(premium) * tax_rate))
-    total = premium + tax
+    tax = _rounded(running * tax_numerator, tax_denominator)
+    total = running + tax
     return PriceBreakdown(
         base_cents=base,
         factors=tuple(lines),
-        premium_before_tax_cents=premium,
+        premium_before_tax_cents=running,
         tax_label=tax_label,
         tax_rate=tax_rate,
         tax_cents=tax,
         total_cents=total,
         frequency=frequency,
-        instalment_cents=int(_cents(Decimal(total) / INSTALMENTS[frequency])),
+        instalment_cents=_rounded(total, instalments),
     )
 
 
-_ONE_CENT = Decimal(1)
+@functools.lru_cache(maxsize=1024)
+def _coefficient(text: str) -> tuple[Decimal, int, int]:
+    """A coefficient as written in a graph ("1.15"), with its exact ratio: cents times a coefficient is then integer
+    arithmetic, exact like Decimal and several times cheaper (graphs repeat the same few coefficients)."""
+    value = Decimal(text)
+    numerator, denominator = value.as_integer_ratio()  # ValueError for NaN, OverflowError for infinity
+    return value, numerator, denominator
 
 
-def _cents(amount: Decimal) -> Decimal:
-    return amount.quantize(_ONE_CENT, rounding=ROUND_HALF_UP)
+def _rounded(numerator: int, denominator: int) -> int:
+    """numerator / denominator to the nearest whole cent, halves away from zero (ROUND_HALF_UP); denominator > 0."""
+    quotient, remainder = divmod(abs(numerator), denominator)
+    if 2 * remainder >= denominator:
+        quotient += 1
+    return quotient if numerator >= 0 else -quotient
