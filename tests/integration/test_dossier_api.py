@@ -224,6 +224,20 @@ def test_every_decision_keeps_its_rule_set_the_rows_that_fired_and_the_inputs() 
     assert decisions["completeness"].result == {"missing": []}
 
 
+def test_a_dossier_is_decided_once_every_step_is_answered_and_not_before() -> None:
+    applicant = Applicant("garantie_automobile")
+    steps = list(STEPS["garantie_automobile"].items())
+    for step, prefix in steps[:-1]:
+        values = {name: value for name, value in CAR.items() if name.startswith(prefix)}
+        assert applicant.post(f"/steps/{step}", {"answers": values}).status_code == 200
+    assert not DecisionRecord.objects.filter(dossier__subscription_id=applicant.sid).exists()
+    step, prefix = steps[-1]
+    values = {name: value for name, value in CAR.items() if name.startswith(prefix)}
+    assert applicant.post(f"/steps/{step}", {"answers": values}).json()["stage"] == "priced"
+    decided = DecisionRecord.objects.filter(dossier__subscription_id=applicant.sid)
+    assert sorted(d.name for d in decided) == ["completeness", "eligibility", "pricing", "referral"]
+
+
 def test_wrong_answers_are_all_named_with_their_field_and_nothing_is_saved() -> None:
     applicant = Applicant("garantie_automobile")
     answers = {k: v for k, v in CAR.items() if k.startswith("vehicle.")}

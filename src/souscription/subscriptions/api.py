@@ -256,11 +256,10 @@ def submit_step(request: HttpRequest, subscription_id: str, step_id: str, payloa
     modifier un dossier déjà tarifé le remet en brouillon. Quand toutes les étapes sont remplies, le dossier est
     vérifié, tarifé et, si les règles l'exigent, transmis au service juridique."""
     _front_office(request, subscription_id)
-    complete = services.submit_step(subscription_id, step_id, payload.answers, now=timezone.now())
+    complete, row = services.submit_step(subscription_id, step_id, payload.answers, now=timezone.now())
     if complete:
-        row, _dossier = services.load(subscription_id)
         handle = workflows.start(
-            f"quote:{row.id}:r{row.revision}", workflows.quote_dossier, subscription_id, row.revision
+            f"quote:{row.dossier_id}:r{row.revision}", workflows.quote_dossier, subscription_id, row.revision
         )
         _wait(handle)
     return dossier_status(subscription_id)
