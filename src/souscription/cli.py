@@ -15,6 +15,7 @@ Commandes de la plateforme :
   demo           Charge le jeu de données de démonstration (reproductible, idempotent).
   createuser     Crée un compte du personnel avec un rôle.
   checkconfig    Affiche la configuration effective et vérifie les bases.
+  audit          Journal d'audit inviolable : vérifie, exporte une période, scelle, clé publique.
 
 Exemples :
   souscription migrate && souscription demo && souscription serve

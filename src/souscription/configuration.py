@@ -6,12 +6,16 @@ parser all come from it. `read_environment` never touches Django, so it is teste
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
 EMBEDDED_SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
+EMBEDDED_FIELD_KEYS_FILE = "field_keys.json"
 DEPARTMENT_DATABASES = ("customer_service", "sales", "legal", "billing")
 """Aliases of the department databases (seed 004); the platform's own is Django's `default`."""
 
@@ -88,10 +92,26 @@ SETTINGS: tuple[Setting, ...] = (
         "false",
         "Send session and CSRF cookies over HTTPS only (always on in production).",
     ),
+    Setting(
+        "SOUSCRIPTION_FIELD_KEYS",
+        None,
+        "Master keys of the field encryption (health answers, IBANs): comma-separated `key_id:base64url-32-bytes`, "
+        "the first one active (`souscription reencrypt` moves every data key onto it). "
+        f"Embedded: generated once into `<data dir>/{EMBEDDED_FIELD_KEYS_FILE}`.",
+        required_in_production=True,
+    ),
+    Setting(
+        "SOUSCRIPTION_AUDIT_SIGNING_KEY",
+        None,
+        "Ed25519 private key signing the audit trail's tree heads: base64 of the 32 raw bytes. "
+        "Embedded: generated once into `<data dir>/audit/signing_key`.",
+        required_in_production=True,
+    ),
 )
 
 _BY_ENV = {setting.env: setting for setting in SETTINGS}
 _EMBEDDED_SECRET_PREFIX = "embedded-"  # noqa: S105 - marks generated keys so production refuses them
+_KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,40}")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -124,6 +144,10 @@ class Environment:
     log_format: str
     secure_cookies: bool
     product_dirs: tuple[Path, ...] = ()
+    # Empty in embedded mode without the variable: the key file in the data folder is used instead.
+    field_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
+    # None in embedded mode without the variable: the key file in the data folder is used instead.
+    audit_signing_key: bytes | None = field(default=None, repr=False)
 
     @property
     def is_production(self) -> bool:
@@ -206,6 +230,8 @@ def read_environment(env: Mapping[str, str], *, base_dir: Path) -> Environment:
         secure_cookies=production
         or _parse_bool("SOUSCRIPTION_SECURE_COOKIES", raw("SOUSCRIPTION_SECURE_COOKIES"), problems),
         product_dirs=_product_dirs(raw("SOUSCRIPTION_PRODUCT_DIRS") or "", base_dir, problems),
+        field_keys=_field_keys(raw("SOUSCRIPTION_FIELD_KEYS") or "", problems),
+        audit_signing_key=_audit_signing_key(raw("SOUSCRIPTION_AUDIT_SIGNING_KEY") or "", problems),
     )
     if problems:
         raise ConfigurationError(problems)
@@ -220,6 +246,52 @@ def _product_dirs(value: str, base_dir: Path, problems: list[str]) -> tuple[Path
             problems.append(f"SOUSCRIPTION_PRODUCT_DIRS : le dossier {folder} n'existe pas.")
         folders.append(folder)
     return tuple(folders)
+
+
+def parse_field_keys(value: str) -> tuple[tuple[str, bytes], ...]:
+    """`key_id:base64url-32-bytes,...` into (id, key) pairs, the active one first; `ValueError` names the fault."""
+    keys: list[tuple[str, bytes]] = []
+    for part in filter(None, (piece.strip() for piece in value.split(","))):
+        key_id, separator, encoded = part.partition(":")
+        if not separator or not _KEY_ID.fullmatch(key_id):
+            raise ValueError("chaque clé s'écrit identifiant:clé (identifiant : lettres, chiffres, « . _ - »)")
+        try:
+            key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), altchars=b"-_", validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError(f"la clé « {key_id} » n'est pas en base64url") from None
+        if len(key) != 32:
+            raise ValueError(f"la clé « {key_id} » doit faire 32 octets (AES-256), elle en fait {len(key)}")
+        if any(known == key_id for known, _ in keys):
+            raise ValueError(f"l'identifiant « {key_id} » apparaît deux fois")
+        keys.append((key_id, key))
+    return tuple(keys)
+
+
+def _field_keys(value: str, problems: list[str]) -> tuple[tuple[str, bytes], ...]:
+    try:
+        return parse_field_keys(value)
+    except ValueError as error:
+        problems.append(
+            f"SOUSCRIPTION_FIELD_KEYS : {error}. Générez une clé avec "
+            "python -c 'import base64, os; print(\"k1:\" + base64.urlsafe_b64encode(os.urandom(32)).decode())'."
+        )
+        return ()
+
+
+def _audit_signing_key(value: str, problems: list[str]) -> bytes | None:
+    if not value:
+        return None
+    try:
+        key = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != 32:
+        problems.append(
+            "SOUSCRIPTION_AUDIT_SIGNING_KEY doit être le base64 des 32 octets d'une clé privée Ed25519 : "
+            "python -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'."
+        )
+        return None
+    return key
 
 
 def embedded_secret_key(data_dir: Path) -> str:

@@ -9,6 +9,7 @@ referred dossier, and an accountant validates the first invoice. Requests go thr
 from __future__ import annotations
 
 import random
+import re
 import secrets
 import time
 import unicodedata
@@ -23,6 +24,7 @@ from typing import Any
 from django.test import Client
 from django.test.client import ClientHandler
 
+from souscription.identity import second_factor
 from souscription.identity.domain import Role
 from souscription.identity.services import create_staff_user
 from souscription.products.catalog import ProductVersion
@@ -61,24 +63,45 @@ def web_client(handler: ClientHandler) -> Client:
     return client
 
 
+def sign_in(client: Client, *, email: str, password: str) -> None:
+    """Sign a staff member in as a person does: password, then the second factor. A member without an authenticator
+    enrols one, reading the key from the enrolment page as an app would scan it."""
+    answer = client.post("/connexion/", {"username": email, "password": password})
+    if answer.status_code != 302 or "second-facteur" not in answer.get("Location", ""):
+        raise SimulationError(f"sign-in of {email} refused ({answer.status_code})")
+    page = client.get("/connexion/enrolement/")
+    if page.status_code == 200:
+        found = re.search(r"<code>([A-Z2-7]{16,})</code>", page.content.decode())
+        if found is None:
+            raise SimulationError("the enrolment page shows no key")
+        code = second_factor.authenticator_code(found.group(1), at=time.time())
+        answer = client.post("/connexion/enrolement/", {"code": code})
+    else:
+        raise SimulationError(f"{email} already has an authenticator whose key this simulation does not hold")
+    if answer.status_code != 302:
+        raise SimulationError(f"second factor of {email} refused ({answer.status_code})")
+
+
 class Staff:
-    """One signed-in client per staff role, created once per run."""
+    """One signed-in client per staff role, created once per run, each signed in with both factors."""
 
     def __init__(self, handler: ClientHandler) -> None:
         self.handler = handler
         self.clients: dict[Role, Client] = {}
         for role in STAFF_ROLES:
             # A random password nobody knows: these accounts only act through this process's sessions.
+            password = secrets.token_urlsafe(24)
             user = create_staff_user(
                 email=f"simulation-{role.value}@assureur.test",
-                password=secrets.token_urlsafe(24),
+                password=password,
                 role=role.value,
                 first_name="Simulation",
                 last_name=role.label,
                 update=True,
             )
+            second_factor.reset_second_factor(user)  # its earlier run's authenticator key is gone with that run
             client = web_client(handler)
-            client.force_login(user)
+            sign_in(client, email=user.email, password=password)
             self.clients[role] = client
 
 

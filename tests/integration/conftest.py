@@ -9,10 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from souscription.identity.models import User
+from souscription.simulation import sign_in
 
 PASSWORD = "Parapluie-Tulipe-2026"
+
+
+def signed_in(client: Client, user: User, password: str = PASSWORD) -> Client:
+    """`client` signed in as `user` the way staff sign in: password, then the second factor (enrolled on the way)."""
+    sign_in(client, email=user.email, password=password)
+    return client
+
+
 ROOT = Path(__file__).parents[2]
 
 

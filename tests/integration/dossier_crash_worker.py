@@ -29,6 +29,7 @@ from souscription.billing import services as billing  # noqa: E402
 from souscription.billing.models import Invoice, LedgerEntry, Mandate  # noqa: E402
 from souscription.identity.services import create_staff_user  # noqa: E402
 from souscription.platform import workflows  # noqa: E402
+from souscription.simulation import sign_in  # noqa: E402
 from souscription.subscriptions import paperwork  # noqa: E402
 from souscription.subscriptions.models import Dossier, DossierEvent  # noqa: E402
 from souscription.underwriting.models import ContractCopy  # noqa: E402
@@ -89,7 +90,7 @@ def resume() -> None:
         email="comptable@assureur.test", password="Parapluie-Tulipe-2026", role="accountant", update=True
     )
     client = Client(SERVER_NAME="localhost")
-    client.force_login(accountant)
+    sign_in(client, email=accountant.email, password="Parapluie-Tulipe-2026")
     invoice_id = Dossier.objects.get(subscription_id=sid).invoice_id
     final = call(client, f"/invoices/{invoice_id}/validation")
     events = list(DossierEvent.objects.filter(dossier__subscription_id=sid).values_list("name", flat=True))

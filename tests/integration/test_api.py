@@ -7,14 +7,9 @@ import json
 import pytest
 from django.test import Client
 
-from tests.integration.conftest import PASSWORD
+from tests.integration.conftest import signed_in
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(databases="__all__")]
-
-
-def signed_in(client: Client, user: object) -> Client:
-    assert client.login(username=user.email, password=PASSWORD)  # type: ignore[attr-defined]
-    return client
 
 
 def post_json(client: Client, path: str, body: object) -> tuple[int, dict[str, object]]:

@@ -11,7 +11,7 @@ from django.db import connections
 
 from souscription.billing import services as billing
 from souscription.customers import services as customers
-from souscription.platform.databases import database_for_model
+from souscription.platform.databases import IN_EVERY_DATABASE, database_for_model
 from souscription.sales import services as sales
 from souscription.tickets import services as tickets
 from souscription.underwriting import services as underwriting
@@ -36,11 +36,20 @@ def rows_in(alias: str, table: str) -> int:
 def test_each_model_table_exists_only_in_its_department_database() -> None:
     tables = {alias: tables_in(alias) for alias in ALIASES}
     for model in apps.get_models():
+        if model._meta.app_label in IN_EVERY_DATABASE:
+            continue  # the next test states their rule
         home = database_for_model(model)
         table = model._meta.db_table
         assert table in tables[home], (model, home)
         elsewhere = [alias for alias in ALIASES if alias != home and table in tables[alias]]
         assert elsewhere == [], f"{model.__name__} also has a table in {elsewhere}"
+
+
+def test_the_audit_tables_exist_in_every_database_so_an_entry_shares_its_action_transaction() -> None:
+    audit_tables = {m._meta.db_table for m in apps.get_models() if m._meta.app_label in IN_EVERY_DATABASE}
+    assert audit_tables == {"audit_auditentry", "audit_treehead"}
+    for alias in ALIASES:
+        assert audit_tables <= tables_in(alias), alias
 
 
 def test_writing_a_customer_file_lands_each_slice_in_its_department_database_only() -> None:

@@ -19,7 +19,9 @@ from souscription.sales.models import Offer
 from souscription.subscriptions import paperwork
 from souscription.subscriptions.api import DossierStatusOut
 from souscription.subscriptions.models import DecisionRecord, DossierEvent
+from souscription.underwriting import services as underwriting
 from souscription.underwriting.models import ContractCopy, HealthDeclaration
+from tests.integration.conftest import signed_in
 
 pytestmark = [
     pytest.mark.integration,
@@ -94,9 +96,7 @@ class Applicant:
 
 def staff(role: str) -> tuple[Client, User]:
     user = User.objects.create_user(f"{role}-{uuid.uuid4().hex[:6]}@assureur.test", "Parapluie-Tulipe-2026", role=role)
-    client = Client()
-    client.force_login(user)
-    return client, user
+    return signed_in(Client(), user), user
 
 
 def post(client: Client, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -199,7 +199,11 @@ def test_health_answers_stay_with_legal_and_decisions_cite_them_by_reference() -
     applicant = Applicant("prevoyance_individuelle")
     applicant.answer_all(HEALTH)
     declaration = HealthDeclaration.objects.get(subscription_id=applicant.sid)
-    assert declaration.answers["health.tobacco"] is True
+    assert "health.tobacco" not in declaration.answers_sealed  # sealed: see test_field_encryption.py
+    found = underwriting.latest_health_declaration(applicant.sid)
+    assert found is not None
+    assert found[0] == declaration.id
+    assert found[1]["health.tobacco"] is True
     decisions = DecisionRecord.objects.filter(dossier__subscription_id=applicant.sid)
     assert {d.name for d in decisions} == {"completeness", "eligibility", "pricing", "referral"}
     for decision in decisions.exclude(name="completeness"):

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from souscription.identity.domain import Role
-from tests.integration.conftest import PASSWORD
+from tests.integration.conftest import PASSWORD, signed_in
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(databases="__all__")]
 
@@ -41,23 +41,22 @@ def test_a_failed_login_keeps_the_email_typed_and_says_why_in_french(client: Cli
 
 @pytest.mark.parametrize("role", list(Role))
 def test_each_role_lands_on_its_own_home_page(client: Client, staff_member, role: Role) -> None:
-    user = staff_member(role.value)
-    client.post("/connexion/", {"username": user.email, "password": PASSWORD})
+    signed_in(client, staff_member(role.value))
     response = client.get("/")
     html = response.content.decode()
     assert response.status_code == 200
     assert f"Votre espace {role.label}" in html
     assert "Vos missions" in html
-    assert response["Cache-Control"].startswith("max-age=0") or "no-cache" in response["Cache-Control"]
+    assert response["Cache-Control"] == "no-store"
 
 
 def test_the_jurist_is_told_they_alone_draft_contracts(client: Client, staff_member) -> None:
-    client.force_login(staff_member("jurist"))
+    signed_in(client, staff_member("jurist"))
     assert "seul rôle habilité" in client.get("/").content.decode()
 
 
 def test_a_department_sees_only_its_own_figures(client: Client, staff_member) -> None:
-    client.force_login(staff_member("accountant"))
+    signed_in(client, staff_member("accountant"))
     html = client.get("/").content.decode()
     assert "Factures en brouillon" in html
     assert "Rapports d&#x27;enquête" not in html
@@ -67,13 +66,13 @@ def test_a_department_sees_only_its_own_figures(client: Client, staff_member) ->
 def test_an_account_without_a_role_gets_a_clear_403(client: Client) -> None:
     from souscription.identity.models import User
 
-    client.force_login(User.objects.create_user("sans.role@assureur.test", PASSWORD))
+    signed_in(client, User.objects.create_user("sans.role@assureur.test", PASSWORD))
     response = client.get("/")
     assert response.status_code == 403
     assert "responsable informatique" in response.content.decode()
 
 
 def test_logout_ends_the_session(client: Client, staff_member) -> None:
-    client.force_login(staff_member("jurist"))
+    signed_in(client, staff_member("jurist"))
     client.post("/deconnexion/")
     assert client.get("/").status_code == 302

@@ -19,6 +19,8 @@ PRODUCTION = {
     "SOUSCRIPTION_SALES_DATABASE_URL": "postgresql://app@db:5432/sales",
     "SOUSCRIPTION_LEGAL_DATABASE_URL": "postgresql://app@legal-db:5432/legal",
     "SOUSCRIPTION_BILLING_DATABASE_URL": "postgresql://app@db:5432/billing",
+    "SOUSCRIPTION_AUDIT_SIGNING_KEY": "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVowMTIzNDU=",
+    "SOUSCRIPTION_FIELD_KEYS": "k1:" + "A" * 43,
 }
 
 
@@ -90,6 +92,8 @@ def test_every_problem_is_reported_at_once_not_one_per_restart() -> None:
         ("SOUSCRIPTION_DEBUG", "peut-être"),
         ("SOUSCRIPTION_LOG_FORMAT", "xml"),
         ("SOUSCRIPTION_LOG_LEVEL", "LOUD"),
+        ("SOUSCRIPTION_AUDIT_SIGNING_KEY", "pas-une-clé"),
+        ("SOUSCRIPTION_AUDIT_SIGNING_KEY", "QUJD"),
     ],
 )
 def test_an_invalid_value_is_refused_with_the_variable_named(variable: str, value: str) -> None:

@@ -18,14 +18,34 @@ EXPECTED = {
 }
 
 
+ALIASES = ("default", "customer_service", "sales", "legal", "billing")
+
+
 def test_every_model_reads_writes_and_migrates_only_in_its_department_database() -> None:
     router = DepartmentRouter()
     for model in apps.get_models():
+        if model._meta.app_label == "audit":
+            continue  # the next test states its own rule
         expected = EXPECTED.get(model._meta.app_label, "default")
         assert router.db_for_read(model) == expected, model
         assert router.db_for_write(model) == expected, model
-        for alias in ("default", "customer_service", "sales", "legal", "billing"):
+        for alias in ALIASES:
             assert router.allow_migrate(alias, model._meta.app_label) is (alias == expected), (model, alias)
+
+
+def test_the_audit_trail_migrates_to_every_database_so_each_action_is_logged_in_its_own() -> None:
+    router = DepartmentRouter()
+    audit_models = [model for model in apps.get_models() if model._meta.app_label == "audit"]
+    assert {model.__name__ for model in audit_models} == {"AuditEntry", "TreeHead"}
+    for model in audit_models:
+        assert all(router.allow_migrate(alias, "audit", model._meta.model_name) for alias in ALIASES)
+
+
+def test_an_audit_entry_never_relates_to_a_record_by_foreign_key() -> None:
+    from souscription.audit.models import AuditEntry
+    from souscription.customers.models import Customer
+
+    assert DepartmentRouter().allow_relation(AuditEntry(), Customer()) is False
 
 
 def test_a_relation_across_departments_is_refused() -> None:

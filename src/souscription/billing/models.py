@@ -1,4 +1,4 @@
-"""Billing's slice (seed 004), in the `billing` database: invoices and their history for now."""
+"""Billing's slice (seed 004), in the `billing` database: invoices, bank details, mandates, the ledger."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import uuid
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from souscription.platform.encryption.store import DataKeyBase
 
 
 class Invoice(models.Model):
@@ -35,11 +37,14 @@ class Invoice(models.Model):
 
 
 class BankAccount(models.Model):
+    """The account to debit; its IBAN sealed with the dossier's data key, only the last four characters in clear."""
+
     id = models.UUIDField(primary_key=True, editable=False)
     customer_id = models.UUIDField(_("client"), null=True, blank=True, db_index=True)
     subscription_id = models.CharField(_("souscription"), max_length=20, unique=True)
     holder = models.CharField(_("titulaire"), max_length=140)
-    iban = models.CharField(_("IBAN"), max_length=34)
+    iban_sealed = models.TextField(_("IBAN (chiffré)"))
+    iban_last4 = models.CharField(_("IBAN (4 derniers caractères)"), max_length=4)
     bic = models.CharField(_("BIC"), max_length=11, blank=True)
     updated_at = models.DateTimeField(_("mis à jour le"))
 
@@ -47,7 +52,7 @@ class BankAccount(models.Model):
         verbose_name = _("compte bancaire")
 
     def __str__(self) -> str:
-        return f"{self.holder} · ****{self.iban[-4:]}"
+        return f"{self.holder} · ****{self.iban_last4}"
 
 
 class Mandate(models.Model):
@@ -62,7 +67,8 @@ class Mandate(models.Model):
     subscription_id = models.CharField(_("souscription"), max_length=20, unique=True)
     customer_id = models.UUIDField(_("client"), null=True, blank=True)
     holder = models.CharField(_("débiteur"), max_length=140)
-    iban = models.CharField(_("IBAN"), max_length=34)
+    iban_sealed = models.TextField(_("IBAN (chiffré)"))
+    iban_last4 = models.CharField(_("IBAN (4 derniers caractères)"), max_length=4)
     bic = models.CharField(_("BIC"), max_length=11, blank=True)
     status = models.CharField(_("statut"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
     signed_on = models.DateField(_("signé le"))
@@ -90,3 +96,10 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.journal} {self.invoice_number}"
+
+
+class DataKey(DataKeyBase):
+    """The data keys of Billing's encrypted fields, one per dossier, kept in Billing's database beside its data."""
+
+    class Meta:
+        verbose_name = _("clé de données")

@@ -13,10 +13,12 @@ from django.db import transaction
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 
-from souscription.billing.models import BankAccount, Invoice, LedgerEntry, Mandate
+from souscription.billing.models import BankAccount, DataKey, Invoice, LedgerEntry, Mandate
 from souscription.kernel.errors import Conflict, DomainError, NotFound, PermissionDenied
+from souscription.platform.encryption.store import FieldCipher
 
 DATABASE = "billing"
+_cipher = FieldCipher(DataKey, database=DATABASE)
 
 
 def draft_invoice(
@@ -56,19 +58,23 @@ class InvalidIban(DomainError):
 
 
 def record_bank_details(*, subscription_id: str, holder: str, iban: str, at: datetime) -> None:
-    """Keep the account to debit for a dossier, its IBAN checked (structure, length, checksum) and its BIC found."""
+    """Keep the account to debit for a dossier, its IBAN checked (structure, length, checksum) and its BIC found.
+
+    The IBAN is stored sealed with the dossier's data key; only its last four characters are kept in clear."""
     try:
         checked = IBAN(iban)
     except SchwiftyException:
         raise InvalidIban(field="billing.iban") from None
     bic = checked.bic
+    account_id = uuid.uuid5(uuid.NAMESPACE_URL, f"bank-account:{subscription_id}")
     with transaction.atomic(using=DATABASE):
         BankAccount.objects.update_or_create(
             subscription_id=subscription_id,
             defaults={
-                "id": uuid.uuid5(uuid.NAMESPACE_URL, f"bank-account:{subscription_id}"),
+                "id": account_id,
                 "holder": holder,
-                "iban": checked.compact,
+                "iban_sealed": _seal_iban(checked.compact, subject=subscription_id, model=BankAccount, pk=account_id),
+                "iban_last4": checked.compact[-4:],
                 "bic": str(bic) if bic else "",
                 "updated_at": at,
             },
@@ -79,7 +85,7 @@ def bank_answers(subscription_id: str) -> dict[str, Any]:
     account = BankAccount.objects.filter(subscription_id=subscription_id).first()
     if account is None:
         return {}
-    return {"billing.account_holder": account.holder, "billing.iban": account.iban}
+    return {"billing.account_holder": account.holder, "billing.iban": _open_iban(account)}
 
 
 def mandate_reference(subscription_id: str) -> str:
@@ -89,24 +95,58 @@ def mandate_reference(subscription_id: str) -> str:
 
 def record_mandate(*, subscription_id: str, customer_id: uuid.UUID | None, signed_on: date) -> str:
     """Record the SEPA Direct Debit mandate the customer signed with the contract (idempotent per dossier)."""
+    mandate_id = uuid.uuid5(uuid.NAMESPACE_URL, f"mandate:{subscription_id}")
     with transaction.atomic(using=DATABASE):
         account = BankAccount.objects.get(subscription_id=subscription_id)
         if customer_id and account.customer_id != customer_id:
             account.customer_id = customer_id
             account.save(update_fields=["customer_id"])
-        mandate, _created = Mandate.objects.get_or_create(
+        existing = Mandate.objects.filter(subscription_id=subscription_id).first()
+        if existing is not None:
+            return existing.reference
+        mandate = Mandate.objects.create(
+            id=mandate_id,
+            reference=mandate_reference(subscription_id),
             subscription_id=subscription_id,
-            defaults={
-                "id": uuid.uuid5(uuid.NAMESPACE_URL, f"mandate:{subscription_id}"),
-                "reference": mandate_reference(subscription_id),
-                "customer_id": customer_id,
-                "holder": account.holder,
-                "iban": account.iban,
-                "bic": account.bic,
-                "signed_on": signed_on,
-            },
+            customer_id=customer_id,
+            holder=account.holder,
+            iban_sealed=_seal_iban(_open_iban(account), subject=subscription_id, model=Mandate, pk=mandate_id),
+            iban_last4=account.iban_last4,
+            bic=account.bic,
+            signed_on=signed_on,
         )
     return mandate.reference
+
+
+@dataclass(frozen=True)
+class MandateAccount:
+    reference: str
+    holder: str
+    iban: str
+    bic: str
+    status: str
+
+
+def mandate_account(subscription_id: str) -> MandateAccount | None:
+    """The debtor's account as signed on the mandate, IBAN in clear: for the direct debit, never for display."""
+    row = Mandate.objects.filter(subscription_id=subscription_id).first()
+    if row is None:
+        return None
+    return MandateAccount(row.reference, row.holder, _open_iban(row), row.bic, row.status)
+
+
+def shred_bank_details(*, subscription_id: str) -> int:
+    """Crypto-shredding for erasure: the dossier's data key is destroyed, its IBANs (account and mandate, in this
+    database, its replicas and its backups) can no longer be read. Returns the number of data keys destroyed."""
+    return _cipher.shred(subject=subscription_id)
+
+
+def _seal_iban(iban: str, *, subject: str, model: type[BankAccount | Mandate], pk: uuid.UUID) -> str:
+    return _cipher.seal(iban, subject=subject, table=model._meta.db_table, record_id=pk, field="iban")
+
+
+def _open_iban(row: BankAccount | Mandate) -> str:
+    return _cipher.open(row.iban_sealed, table=row._meta.db_table, record_id=row.id, field="iban")
 
 
 def cancel_mandate(subscription_id: str) -> bool:

@@ -9,8 +9,9 @@ from ninja import Router, Schema, Status
 from ninja.security import django_auth
 from pydantic import Field
 
+from souscription.identity import second_factor
 from souscription.identity.domain import Role
-from souscription.identity.services import create_staff_user
+from souscription.identity.services import create_staff_user, disable_staff_user, staff_user
 from souscription.kernel.errors import PermissionDenied
 from souscription.platform.schemas import ErrorsOut
 
@@ -73,3 +74,33 @@ def create_staff(request: HttpRequest, payload: StaffUserIn) -> Status[Any]:
         last_name=payload.last_name,
     )
     return Status(201, {"id": user.pk, "email": user.email, "role": Role(user.role)})
+
+
+@router.post(
+    "/staff-users/{user_id}/deactivation",
+    response={200: StaffUserOut, 401: ErrorsOut, 403: ErrorsOut, 404: ErrorsOut},
+    auth=django_auth,
+    summary="Désactiver un compte du personnel (ses sessions prennent fin)",
+)
+def deactivate_staff(request: HttpRequest, user_id: int) -> dict[str, Any]:
+    _check_it_manager(request)
+    user = disable_staff_user(user_id=user_id)
+    return {"id": user.pk, "email": user.email, "role": Role(user.role)}
+
+
+@router.post(
+    "/staff-users/{user_id}/second-factor-reset",
+    response={200: StaffUserOut, 401: ErrorsOut, 403: ErrorsOut, 404: ErrorsOut},
+    auth=django_auth,
+    summary="Réinitialiser le second facteur (téléphone perdu) : réenrôlement à la prochaine connexion",
+)
+def reset_second_factor(request: HttpRequest, user_id: int) -> dict[str, Any]:
+    _check_it_manager(request)
+    user = staff_user(user_id=user_id)
+    second_factor.reset_second_factor(user)
+    return {"id": user.pk, "email": user.email, "role": Role(user.role)}
+
+
+def _check_it_manager(request: HttpRequest) -> None:
+    if _role_of(request) is not Role.IT_MANAGER:
+        raise PermissionDenied("Seul le responsable informatique gère les comptes du personnel.")

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from souscription.identity.domain import Role
@@ -34,6 +35,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(_("actif"), default=True)
     is_staff = models.BooleanField(_("accès administration"), default=False)
     date_joined = models.DateTimeField(_("créé le"), default=timezone.now)
+    # Part of every session's authentication hash: raising it ends all of the user's sessions at once (logout,
+    # password change, an IT manager's "end sessions"), on every device, without scanning the session table.
+    session_version = models.PositiveIntegerField(_("version des sessions"), default=0)
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -52,5 +56,30 @@ class User(AbstractBaseUser, PermissionsMixin):
     def staff_role(self) -> Role | None:
         return Role(self.role) if self.role else None
 
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        # Django's own hash covers the password only; both the current hash and the SECRET_KEY_FALLBACKS ones go
+        # through this method, so the session version is mixed in once, here.
+        return salted_hmac(
+            "souscription.identity.User.get_session_auth_hash",
+            f"{self.password}:{self.session_version}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
+
     def get_full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip() or self.email
+
+
+class SignInThrottle(models.Model):
+    """Failed password attempts per sign-in name, kept in the database so that every web process sees them."""
+
+    key = models.CharField(_("identifiant"), max_length=254, unique=True)
+    failures = models.PositiveIntegerField(_("échecs"), default=0)
+    first_failure_at = models.DateTimeField(_("premier échec"))
+    locked_until = models.DateTimeField(_("bloqué jusqu'au"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("limitation de connexion")
+
+    def __str__(self) -> str:
+        return self.key

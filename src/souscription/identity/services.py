@@ -6,10 +6,11 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import F
 
 from souscription.identity.domain import Role, UnknownRole
 from souscription.identity.models import User
-from souscription.kernel.errors import Conflict, InvalidInput, Problem
+from souscription.kernel.errors import Conflict, InvalidInput, NotFound, Problem
 
 
 class EmailAlreadyUsed(Conflict):
@@ -52,3 +53,32 @@ def create_staff_user(
         user.set_password(password)
         user.save()
     return user
+
+
+def end_every_session(user: User) -> None:
+    """End all of `user`'s sessions, on every device: each carries a hash of the session version, now stale."""
+    User.objects.filter(pk=user.pk).update(session_version=F("session_version") + 1)
+
+
+def staff_user(*, user_id: int) -> User:
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        raise UnknownAccount(field="user_id")
+    return user
+
+
+def disable_staff_user(*, user_id: int) -> User:
+    """Disable an account: it can no longer sign in, and its open sessions end at their next request."""
+    with transaction.atomic(using="default"):
+        user = User.objects.select_for_update().filter(pk=user_id).first()
+        if user is None:
+            raise UnknownAccount(field="user_id")
+        user.is_active = False
+        user.session_version += 1
+        user.save(update_fields=["is_active", "session_version"])
+    return user
+
+
+class UnknownAccount(NotFound):
+    code = "unknown_account"
+    message = "Ce compte n'existe pas : vérifiez son identifiant."

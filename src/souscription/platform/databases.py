@@ -22,6 +22,10 @@ DATABASE_OF_APP: dict[str, str] = {
 }
 """App label -> database alias. Any app not listed belongs to the platform database."""
 
+IN_EVERY_DATABASE: frozenset[str] = frozenset({"audit"})
+"""Apps whose tables exist in every database: the audit trail, written in the transaction of the action it
+records, which runs in the action's own database. Their rows are always read and written with `.using(alias)`."""
+
 
 def database_for_app(app_label: str) -> str:
     return DATABASE_OF_APP.get(app_label, PLATFORM_DATABASE)
@@ -41,7 +45,9 @@ class DepartmentRouter:
         return database_for_model(model)
 
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool:
+        if {obj1._meta.app_label, obj2._meta.app_label} & IN_EVERY_DATABASE:
+            return False  # an audit entry names its record by type and id, never by a foreign key
         return database_for_model(obj1) == database_for_model(obj2)
 
     def allow_migrate(self, db: str, app_label: str, model_name: str | None = None, **hints: Any) -> bool:
-        return database_for_app(app_label) == db
+        return app_label in IN_EVERY_DATABASE or database_for_app(app_label) == db

@@ -31,6 +31,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "ninja",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "souscription.identity",
     "souscription.customers",
     "souscription.tickets",
@@ -38,17 +40,22 @@ INSTALLED_APPS = [
     "souscription.underwriting",
     "souscription.billing",
     "souscription.subscriptions",
+    "souscription.audit",
     "souscription.web",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside everything below, so that replayed (idempotent) and error answers carry the headers too.
+    "souscription.platform.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "souscription.identity.middleware.SecondFactorMiddleware",
     "souscription.platform.idempotency.IdempotencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -116,7 +123,12 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = ENV.secure_cookies
 CSRF_COOKIE_SECURE = ENV.secure_cookies
-SESSION_COOKIE_AGE = 8 * 3600
+# Staff sessions end after 30 minutes without a request and 10 hours after the password was given, whichever comes
+# first (identity.middleware); the cookie itself never outlives the absolute limit.
+SESSION_IDLE_SECONDS = 30 * 60
+SESSION_ABSOLUTE_SECONDS = 10 * 3600
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_SECONDS
+OTP_TOTP_ISSUER = "Souscription"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

@@ -8,6 +8,8 @@ import uuid
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from souscription.platform.encryption.store import DataKeyBase
+
 
 class InvestigationReport(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -26,11 +28,14 @@ class InvestigationReport(models.Model):
 
 
 class HealthDeclaration(models.Model):
-    """The health questionnaire of a dossier, one row per submission (never overwritten: decisions cite a row)."""
+    """The health questionnaire of a dossier, one row per submission (never overwritten: decisions cite a row).
+
+    The answers are one JSON object sealed with the dossier's data key (`services.declare_health`), bound to this
+    table, this row and this field: the database never holds a health value in the clear."""
 
     id = models.UUIDField(primary_key=True, editable=False)
     subscription_id = models.CharField(_("souscription"), max_length=20, db_index=True)
-    answers = models.JSONField(_("réponses de santé"))
+    answers_sealed = models.TextField(_("réponses de santé (chiffrées)"))
     declared_at = models.DateTimeField(_("déclaré le"))
 
     class Meta:
@@ -121,3 +126,10 @@ class ContractCopy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscription_id} · {self.get_kind_display()}"
+
+
+class DataKey(DataKeyBase):
+    """The data keys of Legal's encrypted fields, one per dossier, kept in Legal's database beside its data."""
+
+    class Meta:
+        verbose_name = _("clé de données")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -11,8 +12,10 @@ from typing import Any
 from django.db import transaction
 
 from souscription.kernel.errors import Conflict, NotFound, PermissionDenied
+from souscription.platform.encryption.store import FieldCipher
 from souscription.underwriting.models import (
     ContractCopy,
+    DataKey,
     HealthDeclaration,
     InvestigationReport,
     RiskEstimate,
@@ -20,6 +23,7 @@ from souscription.underwriting.models import (
 )
 
 DATABASE = "legal"
+_cipher = FieldCipher(DataKey, database=DATABASE)
 
 
 def file_investigation_report(
@@ -46,16 +50,37 @@ def report_count() -> int:
 
 
 def declare_health(*, declaration_id: uuid.UUID, subscription_id: str, answers: dict[str, Any], at: datetime) -> None:
-    """Keep a health questionnaire as submitted; never overwritten, so a decision can cite the row it saw."""
+    """Keep a health questionnaire as submitted, sealed with the dossier's data key; never overwritten, so a
+    decision can cite the row it saw."""
     with transaction.atomic(using=DATABASE):
-        HealthDeclaration.objects.get_or_create(
-            id=declaration_id, defaults={"subscription_id": subscription_id, "answers": answers, "declared_at": at}
+        if HealthDeclaration.objects.filter(id=declaration_id).exists():
+            return
+        sealed = _cipher.seal(
+            json.dumps(answers, ensure_ascii=False, sort_keys=True),
+            subject=subscription_id,
+            table=HealthDeclaration._meta.db_table,
+            record_id=declaration_id,
+            field="answers",
+        )
+        HealthDeclaration.objects.create(
+            id=declaration_id, subscription_id=subscription_id, answers_sealed=sealed, declared_at=at
         )
 
 
 def latest_health_declaration(subscription_id: str) -> tuple[uuid.UUID, dict[str, Any]] | None:
     row = HealthDeclaration.objects.filter(subscription_id=subscription_id).order_by("-declared_at").first()
-    return (row.id, dict(row.answers)) if row else None
+    if row is None:
+        return None
+    answers = _cipher.open(
+        row.answers_sealed, table=HealthDeclaration._meta.db_table, record_id=row.id, field="answers"
+    )
+    return row.id, dict(json.loads(answers))
+
+
+def shred_health_answers(*, subscription_id: str) -> int:
+    """Crypto-shredding for erasure: the dossier's data key is destroyed, its health answers (in this database,
+    its replicas and its backups) can no longer be read. Returns the number of data keys destroyed."""
+    return _cipher.shred(subject=subscription_id)
 
 
 # -- tasks and queues ----------------------------------------------------------------------------------------

@@ -1,4 +1,3 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from souscription.web import views
@@ -8,5 +7,7 @@ app_name = "web"
 urlpatterns = [
     path("", views.home, name="home"),
     path("connexion/", views.LoginView.as_view(), name="login"),
-    path("deconnexion/", auth_views.LogoutView.as_view(), name="logout"),
+    path("connexion/second-facteur/", views.second_factor_view, name="second_factor"),
+    path("connexion/enrolement/", views.enrol_view, name="enrol"),
+    path("deconnexion/", views.LogoutView.as_view(), name="logout"),
 ]

@@ -1,19 +1,125 @@
-"""Thin views: sign in, sign out, the home page of the signed-in role."""
+"""Thin views: sign in (password, then the second factor), sign out, the home page of the signed-in role."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import django_otp
+from django import forms
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
+from souscription.identity import second_factor
+from souscription.identity.middleware import start_session_clock
+from souscription.identity.services import end_every_session
+from souscription.kernel.errors import DomainError
 from souscription.web.home import home_for
+
+
+class StaffSignInForm(AuthenticationForm):
+    """Django's password form, with the per-account limit on wrong passwords checked before the password is."""
+
+    def clean(self) -> dict[str, Any]:
+        name = str(self.cleaned_data.get("username") or "")
+        try:
+            second_factor.check_sign_in_allowed(name, now=timezone.now())
+        except second_factor.TooManyAttempts as error:
+            raise ValidationError(error.message, code=error.code) from None
+        try:
+            cleaned = super().clean()
+        except ValidationError:
+            second_factor.record_failed_sign_in(name, now=timezone.now())
+            raise
+        second_factor.record_successful_sign_in(name)
+        return cleaned
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(label=_("Code à 6 chiffres"), max_length=12)
 
 
 class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
+    form_class = StaffSignInForm
     redirect_authenticated_user = True
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        response = super().form_valid(form)
+        start_session_clock(self.request)
+        return response
+
+    def get_success_url(self) -> str:
+        return f"{reverse('web:second_factor')}?{urlencode({'next': self.get_redirect_url() or reverse('web:home')})}"
+
+
+class LogoutView(auth_views.LogoutView):
+    """Signing out ends every session of the account, on every device (PRODUCT.md: a shared or lost device)."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated:
+            end_every_session(request.user)
+        return super().post(request, *args, **kwargs)
+
+
+@never_cache
+def second_factor_view(request: HttpRequest) -> HttpResponseBase:
+    if not request.user.is_authenticated:
+        return redirect("web:login")
+    if second_factor.is_verified(request.user):
+        return HttpResponseRedirect(_next(request))
+    user = request.user
+    if second_factor.confirmed_device(user) is None:
+        return HttpResponseRedirect(f"{reverse('web:enrol')}?{urlencode({'next': _next(request)})}")
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            device = second_factor.verify_code(user, form.cleaned_data["code"])
+        except DomainError as error:
+            form.add_error("code", error.message)
+        else:
+            return _verified(request, device)
+    return render(request, "registration/second_factor.html", {"form": form, "next": _next(request)})
+
+
+@never_cache
+def enrol_view(request: HttpRequest) -> HttpResponseBase:
+    if not request.user.is_authenticated:
+        return redirect("web:login")
+    user = request.user
+    if second_factor.confirmed_device(user) is not None:
+        return HttpResponseRedirect(f"{reverse('web:second_factor')}?{urlencode({'next': _next(request)})}")
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            device = second_factor.confirm_enrolment(user, form.cleaned_data["code"])
+        except DomainError as error:
+            form.add_error("code", error.message)
+        else:
+            return _verified(request, device)
+    enrolment = second_factor.pending_enrolment(user) or second_factor.start_enrolment(user)
+    return render(request, "registration/enrol.html", {"form": form, "enrolment": enrolment, "next": _next(request)})
+
+
+def _verified(request: HttpRequest, device: Any) -> HttpResponseRedirect:
+    request.session.cycle_key()  # a new session id once both factors are proven
+    django_otp.login(request, device)
+    return HttpResponseRedirect(_next(request))
+
+
+def _next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return reverse("web:home")
 
 
 @never_cache

@@ -38,3 +38,7 @@ class Command(PlatformCommand):
         self.stdout.write(f"Comptes de démonstration (mot de passe pour tous : {DEMO_PASSWORD})")
         for account in staff_accounts():
             self.stdout.write(f"  {account.role.label:<26} {account.email}")
+        self.stdout.write(
+            "Second facteur obligatoire : à la première connexion, la page d'enrôlement affiche la clé à saisir "
+            "dans une application d'authentification (TOTP)."
+        )
