@@ -7,6 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
+from souscription.audit.context import record_refused_access
 from souscription.identity.api import router as identity_router
 from souscription.kernel.errors import DomainError, NotFound, Problem
 from souscription.platform.api import router as platform_router
@@ -40,7 +41,10 @@ api.add_router("/", billing_router)
 
 @api.exception_handler(DomainError)
 def _domain_error(request: HttpRequest, error: DomainError) -> HttpResponse:
-    return api.create_response(request, problems_body(error.problems), status=status_for(error))
+    status = status_for(error)
+    if status in {401, 403}:
+        record_refused_access(path=request.path, method=request.method or "", code=error.code)
+    return api.create_response(request, problems_body(error.problems), status=status)
 
 
 @api.exception_handler(ValidationError)

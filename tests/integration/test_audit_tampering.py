@@ -4,6 +4,7 @@ An export is verified offline by the published verifier alone, and fails once a 
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import shutil
@@ -22,6 +23,7 @@ from souscription.audit import merkle, verifier
 from souscription.audit.domain import Action
 from souscription.audit.models import AuditEntry, TreeHead
 from souscription.audit.services import entry_fields, record, seal, utc_text
+from tests.conftest import _TriggerEditor
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(databases="__all__")]
 VERIFIER = Path(verifier.__file__)
@@ -49,10 +51,9 @@ def sealed_log(settings, tmp_path) -> None:
 
 def attack(*statements: str, params: tuple[object, ...] = ()) -> None:
     """Raw SQL on Legal's database, append-only triggers dropped first."""
+    triggers = importlib.import_module("souscription.audit.migrations.0002_append_only_triggers")
+    triggers.drop_triggers(None, _TriggerEditor(connections[DATABASE]))  # SQLite's or PostgreSQL's, as deployed
     with connections[DATABASE].cursor() as cursor:
-        for table in ("audit_auditentry", "audit_treehead"):
-            for verb in ("update", "delete"):
-                cursor.execute(f"DROP TRIGGER IF EXISTS {table}_no_{verb}")
         for statement in statements:
             cursor.execute(statement, params if "%s" in statement else ())
 

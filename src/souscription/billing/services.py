@@ -13,6 +13,9 @@ from django.db import transaction
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 
+from souscription.audit import context as audit_context
+from souscription.audit.context import Actor, record_action
+from souscription.audit.domain import Action
 from souscription.billing.models import BankAccount, DataKey, Invoice, LedgerEntry, Mandate
 from souscription.kernel.errors import Conflict, DomainError, NotFound, PermissionDenied
 from souscription.platform.encryption.store import FieldCipher
@@ -68,6 +71,13 @@ def record_bank_details(*, subscription_id: str, holder: str, iban: str, at: dat
     bic = checked.bic
     account_id = uuid.uuid5(uuid.NAMESPACE_URL, f"bank-account:{subscription_id}")
     with transaction.atomic(using=DATABASE):
+        record_action(
+            database=DATABASE,
+            action=Action.CHANGE,
+            record_type="bank_account",
+            record_id=account_id,
+            details={"subscription_id": subscription_id, "iban_last4": checked.compact[-4:]},
+        )
         BankAccount.objects.update_or_create(
             subscription_id=subscription_id,
             defaults={
@@ -247,6 +257,14 @@ def validate_invoice(*, invoice_id: uuid.UUID, by: int, at: datetime) -> None:
             raise SecondPersonRequired(field="invoice_id")
         row.status, row.validated_by, row.validated_at = Invoice.Status.VALIDATED, by, at
         row.save(update_fields=["status", "validated_by", "validated_at"])
+        record_action(
+            database=DATABASE,
+            action=Action.VALIDATE,
+            record_type="invoice",
+            record_id=row.id,
+            details={"number": row.number, "amount_cents": row.amount_cents},
+            actor=Actor(str(by), "", audit_context.current().source),
+        )
 
 
 def post_invoice_to_ledger(*, invoice_id: uuid.UUID, tax_rate: Decimal, at: datetime) -> str:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 from ninja.utils import check_csrf
 
+from souscription.audit import context as audit_context
 from souscription.billing import services as billing
 from souscription.identity.domain import Role
 from souscription.kernel.errors import DomainError, NotAuthenticated, PermissionDenied
@@ -173,6 +174,7 @@ def _caller(request: HttpRequest, subscription_id: str | None = None) -> Caller:
         return Caller(user_id=int(user.pk), role=getattr(user, "staff_role", None))
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if subscription_id and scheme.lower() == "bearer" and token and services.applicant_holds(subscription_id, token):
+        audit_context.act_as_applicant(subscription_id)
         return Caller(user_id=None, role=None)
     raise ApplicantOrStaffOnly(field="Authorization")
 

@@ -17,6 +17,8 @@ from typing import Any
 
 from django.db import transaction
 
+from souscription.audit.context import record_action
+from souscription.audit.domain import Action
 from souscription.billing import services as billing
 from souscription.customers import services as customers
 from souscription.kernel.errors import InvalidInput, NotFound
@@ -76,6 +78,13 @@ def open_dossier(*, product: str, created_by: int | None, now: datetime) -> Open
             created_at=now,
         )
         save(row, dossier, now=now)
+        record_action(
+            database=DATABASE,
+            action=Action.CREATE,
+            record_type="dossier",
+            record_id=subscription_id,
+            details={"product": product, "product_version": version.definition.version},
+        )
     return Opened(subscription_id, token)
 
 
@@ -174,6 +183,14 @@ def submit_step(
         row.answered_fields = sorted({*row.answered_fields, *answers})
         row.revision += 1
         save(row, dossier, now=now)
+        # Which fields were answered, never their values (health and bank values stay in their departments).
+        record_action(
+            database=DATABASE,
+            action=Action.CHANGE,
+            record_type="dossier",
+            record_id=subscription_id,
+            details={"step": step_id, "fields": sorted(answers), "revision": row.revision},
+        )
     if was_referred:
         underwriting.cancel_open_tasks(subscription_id, at=now)
     complete = not missing_steps(version.definition, {**known, **answers})
@@ -198,6 +215,13 @@ def accept_offer(subscription_id: str, *, now: datetime) -> Revised:
         row, dossier = load(subscription_id, for_update=True)
         dossier.accept_offer(now=now)
         save(row, dossier, now=now)
+        record_action(
+            database=DATABASE,
+            action=Action.DECIDE,
+            record_type="dossier",
+            record_id=subscription_id,
+            details={"decision": "offer_accepted", "premium_cents": row.premium_cents},
+        )
     return Revised(row.id, row.revision)
 
 
@@ -213,6 +237,13 @@ def withdraw(subscription_id: str, *, reason: str, now: datetime) -> Revised:
         dossier.withdraw(reason, now=now)
         row.closing_reason = reason
         save(row, dossier, now=now)
+        record_action(
+            database=DATABASE,
+            action=Action.CHANGE,
+            record_type="dossier",
+            record_id=subscription_id,
+            details={"stage": "withdrawn"},
+        )
     return Revised(row.id, row.revision)
 
 

@@ -18,6 +18,8 @@ from dbos import DBOS, SetWorkflowID
 from django.db import transaction
 from django.utils import timezone
 
+from souscription.audit.context import Actor, record_action
+from souscription.audit.domain import WORKFLOW_SOURCE, Action, applicant_actor
 from souscription.billing import services as billing
 from souscription.identity.domain import Role
 from souscription.platform import workflows
@@ -78,6 +80,17 @@ def decide(subscription_id: str, revision: int) -> dict[str, Any]:
         if refusals:
             row.closing_reason = " ; ".join(refusals)
         services.save(row, dossier, now=now)
+        record_action(
+            database=DATABASE,
+            action=Action.DECIDE,
+            record_type="dossier",
+            record_id=subscription_id,
+            details={
+                "revision": revision,
+                "rule_sets": [d.rule_set for d in (eligibility, pricing, referral)],
+                "stage": dossier.stage.value,
+            },
+        )
     breakdown = price_breakdown(pricing.result, frequency=str(answers["billing.frequency"])).as_dict()
     return {
         "stage": dossier.stage.value,
@@ -363,6 +376,13 @@ def mark_signed(subscription_id: str) -> str:
             dossier.sign(now=now)
             row.signature_status = "done"
             services.save(row, dossier, now=now)
+            record_action(
+                database=DATABASE,
+                action=Action.SIGN,
+                record_type="dossier",
+                record_id=subscription_id,
+                actor=Actor(applicant_actor(subscription_id), "", WORKFLOW_SOURCE),
+            )
     return str(row.customer_id)
 
 

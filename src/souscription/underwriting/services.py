@@ -11,6 +11,9 @@ from typing import Any
 
 from django.db import transaction
 
+from souscription.audit import context as audit_context
+from souscription.audit.context import Actor, record_action
+from souscription.audit.domain import Action
 from souscription.kernel.errors import Conflict, NotFound, PermissionDenied
 from souscription.platform.encryption.store import FieldCipher
 from souscription.underwriting.models import (
@@ -39,6 +42,14 @@ def file_investigation_report(
                 "written_at": at,
             },
         )
+        if _created:
+            record_action(
+                database=DATABASE,
+                action=Action.CREATE,
+                record_type="investigation_report",
+                record_id=report_id,
+                actor=_staff(author_id, "investigator"),
+            )
     return report
 
 
@@ -64,6 +75,13 @@ def declare_health(*, declaration_id: uuid.UUID, subscription_id: str, answers: 
         )
         HealthDeclaration.objects.create(
             id=declaration_id, subscription_id=subscription_id, answers_sealed=sealed, declared_at=at
+        )
+        record_action(
+            database=DATABASE,
+            action=Action.CREATE,
+            record_type="health_declaration",
+            record_id=declaration_id,
+            details={"subscription_id": subscription_id, "questions": len(answers)},
         )
 
 
@@ -234,6 +252,14 @@ def complete_investigation(
             due_on=estimation_due_on,
             opened_at=at,
         )
+        record_action(
+            database=DATABASE,
+            action=Action.CREATE,
+            record_type="investigation_report",
+            record_id=task_id,
+            details={"subscription_id": current.subscription_id},
+            actor=_staff(author_id, "investigator"),
+        )
 
 
 @dataclass(frozen=True)
@@ -248,12 +274,12 @@ class Estimate:
 def record_estimate(*, task_id: uuid.UUID, estimator_id: int, estimate: Estimate, at: datetime) -> None:
     """The estimateur's decision closes the estimation task (idempotent: a replay changes nothing)."""
     with transaction.atomic(using=DATABASE):
-        current = UnderwritingTask.objects.select_for_update().get(id=task_id)
+        current_task = UnderwritingTask.objects.select_for_update().get(id=task_id)
         if not _close(task_id, by=estimator_id, at=at):
             return
         RiskEstimate.objects.create(
             id=task_id,
-            subscription_id=current.subscription_id,
+            subscription_id=current_task.subscription_id,
             estimator_id=estimator_id,
             risk_class=estimate.risk_class,
             premium_adjustment_pct=estimate.premium_adjustment_pct,
@@ -261,6 +287,14 @@ def record_estimate(*, task_id: uuid.UUID, estimator_id: int, estimate: Estimate
             decision=estimate.decision,
             note=estimate.note,
             decided_at=at,
+        )
+        record_action(
+            database=DATABASE,
+            action=Action.DECIDE,
+            record_type="risk_estimate",
+            record_id=task_id,
+            details={"subscription_id": current_task.subscription_id, "decision": estimate.decision},
+            actor=_staff(estimator_id, "estimator"),
         )
 
 
@@ -282,7 +316,7 @@ def close_contract_task(*, task_id: uuid.UUID, jurist_id: int, at: datetime) -> 
 def keep_contract_copy(*, subscription_id: str, kind: str, pdf: bytes, drafted_by: str, at: datetime) -> None:
     """Keep a copy of the contract (drafted, then signed); idempotent per dossier and kind."""
     with transaction.atomic(using=DATABASE):
-        ContractCopy.objects.get_or_create(
+        copy, created = ContractCopy.objects.get_or_create(
             subscription_id=subscription_id,
             kind=kind,
             defaults={
@@ -293,6 +327,16 @@ def keep_contract_copy(*, subscription_id: str, kind: str, pdf: bytes, drafted_b
                 "created_at": at,
             },
         )
+        if created:
+            jurist = drafted_by.removeprefix("jurist:") if drafted_by.startswith("jurist:") else None
+            record_action(
+                database=DATABASE,
+                action=Action.SIGN if kind == "signed" else Action.CREATE,
+                record_type="contract_copy",
+                record_id=copy.id,
+                details={"subscription_id": subscription_id, "kind": kind, "sha256": copy.sha256},
+                actor=_staff(int(jurist), "jurist") if jurist else None,
+            )
 
 
 def contract_copy(subscription_id: str, kind: str) -> bytes | None:
@@ -302,3 +346,9 @@ def contract_copy(subscription_id: str, kind: str) -> bytes | None:
 
 def investigation_reports(subscription_id: str) -> list[uuid.UUID]:
     return list(InvestigationReport.objects.filter(subscription_id=subscription_id).values_list("id", flat=True))
+
+
+def _staff(user_id: int, role: str) -> Actor:
+    """The staff member a workflow step acts for (DBOS threads carry no request), from where the request came when
+    the step runs in it."""
+    return Actor(str(user_id), role, audit_context.current().source)
