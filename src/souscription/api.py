@@ -8,8 +8,9 @@ from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
 from souscription.audit.context import record_refused_access
+from souscription.gdpr.api import router as gdpr_router
 from souscription.identity.api import router as identity_router
-from souscription.kernel.errors import DomainError, NotFound, Problem
+from souscription.kernel.errors import DomainError, NotFound, Problem, RateLimited
 from souscription.platform.api import router as platform_router
 from souscription.platform.problems import problems_body, problems_from_validation, status_for
 from souscription.subscriptions.api import billing_router, underwriting_router
@@ -37,6 +38,7 @@ api.add_router("/", identity_router)
 api.add_router("/", dossiers_router)
 api.add_router("/", underwriting_router)
 api.add_router("/", billing_router)
+api.add_router("/", gdpr_router)
 
 
 @api.exception_handler(DomainError)
@@ -44,12 +46,21 @@ def _domain_error(request: HttpRequest, error: DomainError) -> HttpResponse:
     status = status_for(error)
     if status in {401, 403}:
         record_refused_access(path=request.path, method=request.method or "", code=error.code)
-    return api.create_response(request, problems_body(error.problems), status=status)
+    response = api.create_response(request, problems_body(error.problems), status=status)
+    if isinstance(error, RateLimited):
+        response["Retry-After"] = str(error.retry_after_seconds)
+    return response
 
 
 @api.exception_handler(ValidationError)
 def _validation_error(request: HttpRequest, error: ValidationError) -> HttpResponse:
-    return api.create_response(request, problems_body(problems_from_validation(error.errors)), status=422)
+    problems = problems_from_validation(error.errors)
+    if all(tuple(item.get("loc", ()))[:1] == ("path",) for item in error.errors):
+        # A path that cannot name a resource (`/staff-users/abc`) names none: 404, which every operation with a
+        # path parameter documents (schemathesis found the undocumented 422).
+        problems = [Problem(NotFound.code, NotFound.message, problem.field) for problem in problems]
+        return api.create_response(request, problems_body(problems), status=404)
+    return api.create_response(request, problems_body(problems), status=422)
 
 
 _HTTP_PROBLEMS = {
@@ -64,7 +75,10 @@ _HTTP_PROBLEMS = {
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
     problem = _HTTP_PROBLEMS.get(error.status_code, Problem("http_error", "La requête n'a pas pu être traitée."))
-    return api.create_response(request, problems_body([problem]), status=error.status_code)
+    # Ninja answers 400 to a body it cannot decode (not UTF-8, not JSON); bad input is a 422 in this API's
+    # contract, the status every operation that takes a body documents (found by schemathesis).
+    status = 422 if error.status_code == 400 else error.status_code
+    return api.create_response(request, problems_body([problem]), status=status)
 
 
 @api.exception_handler(Http404)

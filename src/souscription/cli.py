@@ -16,6 +16,7 @@ Commandes de la plateforme :
   createuser     Crée un compte du personnel avec un rôle.
   checkconfig    Affiche la configuration effective et vérifie les bases.
   audit          Journal d'audit inviolable : vérifie, exporte une période, scelle, clé publique.
+  gdpr           RGPD : export des données d'un client, effacement, durées de conservation.
 
 Exemples :
   souscription migrate && souscription demo && souscription serve

@@ -9,10 +9,11 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 EMBEDDED_SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 EMBEDDED_FIELD_KEYS_FILE = "field_keys.json"
@@ -107,6 +108,29 @@ SETTINGS: tuple[Setting, ...] = (
         "Embedded: generated once into `<data dir>/audit/signing_key`.",
         required_in_production=True,
     ),
+    Setting(
+        "SOUSCRIPTION_OIDC_ISSUER",
+        "",
+        "Staff single sign-on: the OpenID provider's issuer URL (its `/.well-known/openid-configuration` is read); "
+        "empty: no single sign-on. Production: https only.",
+    ),
+    Setting("SOUSCRIPTION_OIDC_CLIENT_ID", "", "Client id of the platform at the OpenID provider."),
+    Setting(
+        "SOUSCRIPTION_OIDC_CLIENT_SECRET",
+        "",
+        "Client secret of the platform at the OpenID provider (client_secret_basic or client_secret_post).",
+    ),
+    Setting(
+        "SOUSCRIPTION_OIDC_REQUIRE_MFA",
+        "true",
+        "Refuse a single sign-on whose ID token does not prove a second factor (`amr` with mfa, otp, hwk, swk, "
+        "sms or fpt, or an `acr` of SOUSCRIPTION_OIDC_ACR_VALUES).",
+    ),
+    Setting(
+        "SOUSCRIPTION_OIDC_ACR_VALUES",
+        "",
+        "Comma-separated `acr` values that prove a second factor at the provider (also requested as `acr_values`).",
+    ),
 )
 
 _BY_ENV = {setting.env: setting for setting in SETTINGS}
@@ -148,6 +172,12 @@ class Environment:
     field_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
     # None in embedded mode without the variable: the key file in the data folder is used instead.
     audit_signing_key: bytes | None = field(default=None, repr=False)
+    # Staff single sign-on (OpenID Connect); an empty issuer turns it off.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = field(default="", repr=False)
+    oidc_require_mfa: bool = True
+    oidc_acr_values: tuple[str, ...] = ()
 
     @property
     def is_production(self) -> bool:
@@ -232,6 +262,7 @@ def read_environment(env: Mapping[str, str], *, base_dir: Path) -> Environment:
         product_dirs=_product_dirs(raw("SOUSCRIPTION_PRODUCT_DIRS") or "", base_dir, problems),
         field_keys=_field_keys(raw("SOUSCRIPTION_FIELD_KEYS") or "", problems),
         audit_signing_key=_audit_signing_key(raw("SOUSCRIPTION_AUDIT_SIGNING_KEY") or "", problems),
+        **_oidc(raw, production=production, problems=problems),
     )
     if problems:
         raise ConfigurationError(problems)
@@ -276,6 +307,40 @@ def _field_keys(value: str, problems: list[str]) -> tuple[tuple[str, bytes], ...
             "python -c 'import base64, os; print(\"k1:\" + base64.urlsafe_b64encode(os.urandom(32)).decode())'."
         )
         return ()
+
+
+def _oidc(raw: Callable[[str], str | None], *, production: bool, problems: list[str]) -> dict[str, Any]:
+    issuer = (raw("SOUSCRIPTION_OIDC_ISSUER") or "").strip().rstrip("/")
+    client_id = (raw("SOUSCRIPTION_OIDC_CLIENT_ID") or "").strip()
+    client_secret = raw("SOUSCRIPTION_OIDC_CLIENT_SECRET") or ""
+    if issuer:
+        scheme = issuer.partition("://")[0]
+        if scheme not in {"https", "http"} or not issuer.partition("://")[2]:
+            problems.append(f"SOUSCRIPTION_OIDC_ISSUER « {issuer} » n'est pas une URL : https://sso.assureur.fr/…")
+        elif production and scheme != "https":
+            problems.append(
+                "SOUSCRIPTION_OIDC_ISSUER doit être en https en production : sans TLS, les jetons et le secret "
+                "du client circulent en clair (https://sso.assureur.fr/…)."
+            )
+        if not client_id:
+            problems.append(
+                "SOUSCRIPTION_OIDC_CLIENT_ID est obligatoire quand SOUSCRIPTION_OIDC_ISSUER est renseigné : "
+                "l'identifiant donné par le fournisseur d'identité à la plateforme."
+            )
+        if production and not client_secret:
+            problems.append(
+                "SOUSCRIPTION_OIDC_CLIENT_SECRET est obligatoire en production quand SOUSCRIPTION_OIDC_ISSUER est "
+                "renseigné : le secret du client donné par le fournisseur d'identité."
+            )
+    return {
+        "oidc_issuer": issuer,
+        "oidc_client_id": client_id,
+        "oidc_client_secret": client_secret,
+        "oidc_require_mfa": _parse_bool(
+            "SOUSCRIPTION_OIDC_REQUIRE_MFA", raw("SOUSCRIPTION_OIDC_REQUIRE_MFA"), problems
+        ),
+        "oidc_acr_values": _split(raw("SOUSCRIPTION_OIDC_ACR_VALUES")),
+    }
 
 
 def _audit_signing_key(value: str, problems: list[str]) -> bytes | None:

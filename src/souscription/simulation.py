@@ -24,6 +24,8 @@ from typing import Any
 from django.test import Client
 from django.test.client import ClientHandler
 
+from souscription.consents.domain import Purpose
+from souscription.consents.domain import current_text as consent_text
 from souscription.identity import second_factor
 from souscription.identity.domain import Role
 from souscription.identity.services import create_staff_user
@@ -157,12 +159,20 @@ class Applicant:
         status: dict[str, Any] = opened["status"]
         for step in self.version.definition.steps:
             values = {spec.name: answers[spec.name] for spec in step.fields if spec.name in answers}
+            if self.version.definition.health_underwritten and any(f.sensitive == "health" for f in step.fields):
+                self.give_health_consent()
             status = self.api.call("post", f"/dossiers/{self.sid}/steps/{step.id}", {"answers": values})
         for _ in range(12):
             status = self.act(status, answers)
             if status["next_action"] is None or status["stage"] == "declined":
                 break
         return str(status["stage"])
+
+    def give_health_consent(self) -> None:
+        """The applicant reads the health-data consent text in force and accepts it (GDPR art. 9(2)(a))."""
+        text = consent_text(Purpose.HEALTH_DATA)
+        body = {"purpose": text.purpose.value, "text_version": text.version}
+        self.api.call("post", f"/dossiers/{self.sid}/consents", body, expect=201)
 
     def act(self, status: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
         action = status["next_action"] or {}

@@ -89,3 +89,6 @@ def workflow_runtime(django_db_setup: None, django_db_blocker: Any, tmp_path_fac
     workflows.shutdown()
     settings.SOUSCRIPTION_DATA_DIR = previous
     paperwork.signing_identity.cache_clear()
+
+
+from tests.integration.oidc_provider import openid_provider  # noqa: E402, F401 - the session's OpenID provider

@@ -14,6 +14,8 @@ import pytest
 from django.test import Client
 
 from souscription.billing import services as billing
+from souscription.consents.domain import Purpose
+from souscription.consents.domain import current_text as consent_text
 from souscription.identity.models import User
 from souscription.sales.models import Offer
 from souscription.subscriptions import paperwork
@@ -84,9 +86,18 @@ class Applicant:
         assert response.status_code == 200, response.content
         return response.json()  # type: ignore[no-any-return]
 
+    def give_health_consent(self) -> Any:
+        """Explicit consent to the processing of health data, on the text in force (GDPR art. 9(2)(a))."""
+        text = consent_text(Purpose.HEALTH_DATA)
+        response = self.post("/consents", {"purpose": "health_data", "text_version": text.version})
+        assert response.status_code == 201, response.content
+        return response.json()
+
     def answer_all(self, answers: dict[str, Any]) -> dict[str, Any]:
         status: dict[str, Any] = {}
         for step, prefix in STEPS[self.product].items():
+            if step == "health":
+                self.give_health_consent()
             values = {name: value for name, value in answers.items() if name.startswith(prefix)}
             response = self.post(f"/steps/{step}", {"answers": values})
             assert response.status_code == 200, response.content

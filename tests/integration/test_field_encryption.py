@@ -185,7 +185,6 @@ def test_without_the_variable_the_embedded_key_file_is_created_private_in_the_da
     assert LegalDataKey.objects.get(subject=sid).master_key_id == key_id
 
 
-@pytest.mark.django_db(transaction=True, databases="__all__")
 def stored_bytes(alias: str) -> bytes:
     """Everything a copy of the database would hold: its files on SQLite (WAL and journal included), every row of
     every table on a server (what a dump would contain)."""
@@ -201,6 +200,7 @@ def stored_bytes(alias: str) -> bytes:
     return "\n".join(rows).encode()
 
 
+@pytest.mark.django_db(transaction=True, databases="__all__")
 def test_no_marker_iban_or_health_value_reaches_a_database_file_or_the_logs(
     settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -109,3 +109,41 @@ def test_readme_documents_every_setting() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     undocumented = [s.env for s in SETTINGS if f"`{s.env}`" not in readme]
     assert undocumented == []
+
+
+def test_single_sign_on_is_off_by_default_and_requires_mfa_once_configured() -> None:
+    assert read_environment({}, base_dir=BASE).oidc_issuer == ""
+    env = read_environment(
+        {"SOUSCRIPTION_OIDC_ISSUER": "http://127.0.0.1:9000/", "SOUSCRIPTION_OIDC_CLIENT_ID": "souscription"},
+        base_dir=BASE,
+    )
+    assert env.oidc_issuer == "http://127.0.0.1:9000"  # an http provider is accepted outside production
+    assert env.oidc_require_mfa
+    assert env.oidc_acr_values == ()
+    shown = repr(read_environment({"SOUSCRIPTION_OIDC_CLIENT_SECRET": "valeur-secrete"}, base_dir=BASE))
+    assert "valeur-secrete" not in shown
+
+
+def test_production_single_sign_on_needs_https_and_the_client_credentials() -> None:
+    problems = refused({**PRODUCTION, "SOUSCRIPTION_OIDC_ISSUER": "http://sso.assureur.fr"})
+    assert any(p.startswith("SOUSCRIPTION_OIDC_ISSUER doit être en https") for p in problems)
+    assert any(p.startswith("SOUSCRIPTION_OIDC_CLIENT_ID est obligatoire") for p in problems)
+    assert any(p.startswith("SOUSCRIPTION_OIDC_CLIENT_SECRET est obligatoire") for p in problems)
+    env = read_environment(
+        {
+            **PRODUCTION,
+            "SOUSCRIPTION_OIDC_ISSUER": "https://sso.assureur.fr/realms/staff",
+            "SOUSCRIPTION_OIDC_CLIENT_ID": "souscription",
+            "SOUSCRIPTION_OIDC_CLIENT_SECRET": "s3cret",
+            "SOUSCRIPTION_OIDC_ACR_VALUES": "urn:assureur:mfa, phr",
+        },
+        base_dir=BASE,
+    )
+    assert env.oidc_acr_values == ("urn:assureur:mfa", "phr")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("SOUSCRIPTION_OIDC_ISSUER", "sso.assureur.fr"), ("SOUSCRIPTION_OIDC_REQUIRE_MFA", "bof")]
+)
+def test_a_wrong_single_sign_on_setting_is_refused_by_name(variable: str, value: str) -> None:
+    assert any(p.startswith(variable) for p in refused({"SOUSCRIPTION_OIDC_CLIENT_ID": "c", variable: value}))

@@ -9,6 +9,7 @@ from souscription.platform.databases import DepartmentRouter
 EXPECTED = {
     "customers": "customer_service",
     "tickets": "customer_service",
+    "consents": "customer_service",
     "sales": "sales",
     "underwriting": "legal",
     "billing": "billing",

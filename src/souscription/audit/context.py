@@ -40,6 +40,11 @@ def act_as_applicant(subscription_id: str) -> None:
     _current.set(Actor(applicant_actor(subscription_id), "", current().source))
 
 
+def act_as_partner(partner_id: object) -> None:
+    """The request's credential is a partner's API key: entries name the partner, from the same place."""
+    _current.set(Actor(f"partner:{partner_id}", "", current().source))
+
+
 def record_action(
     *,
     database: str,

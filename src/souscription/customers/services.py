@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 
+from souscription.audit.context import record_action
+from souscription.audit.domain import Action
 from souscription.customers.models import Customer
 
 DATABASE = "customer_service"
@@ -79,3 +83,48 @@ def contact_of(customer_id: uuid.UUID) -> Contact | None:
         phone=customer.phone,
         country=customer.country,
     )
+
+
+# -- GDPR: access, erasure, retention ----------------------------------------------------------------------
+
+
+def find_customer_id(reference: str) -> uuid.UUID | None:
+    """A customer by id or by e-mail address (case-insensitive), None when there is none."""
+    try:
+        customer_id = uuid.UUID(reference)
+    except ValueError:
+        found = Customer.objects.filter(email=reference.strip().lower()).values_list("id", flat=True).first()
+        return found
+    return customer_id if Customer.objects.filter(id=customer_id).exists() else None
+
+
+def customer_data(customer_id: uuid.UUID) -> dict[str, Any] | None:
+    """Right of access: the customer's identity and contact data as kept."""
+    row = Customer.objects.filter(id=customer_id).first()
+    if row is None:
+        return None
+    fields = ("id", "first_name", "last_name", "email", "phone", "country", "availability", "created_at", "updated_at")
+    return {name: getattr(row, name) for name in fields}
+
+
+def erase_contact(*, customer_id: uuid.UUID, dry_run: bool, reason: str) -> int:
+    """Delete the customer's identity and contact data; the audit entry says that it happened, never what it was."""
+    with transaction.atomic(using=DATABASE):
+        rows = Customer.objects.filter(id=customer_id)
+        count = rows.count()
+        if dry_run or not count:
+            return count
+        rows.delete()
+        record_action(
+            database=DATABASE,
+            action=Action.ERASE,
+            record_type="customer",
+            record_id=customer_id,
+            details={"contact": count, "reason": reason},
+        )
+    return count
+
+
+def customers_untouched_since(cutoff: datetime) -> list[uuid.UUID]:
+    """Customers whose contact data has not changed since `cutoff` (candidates for the prospects' retention)."""
+    return list(Customer.objects.filter(updated_at__lt=cutoff).values_list("id", flat=True))

@@ -41,7 +41,7 @@ class SecondFactorMiddleware:
         if user.is_authenticated:
             if self._expired(request):
                 logout(request)
-            elif not is_verified(user):
+            elif not is_verified(user, session=request.session):
                 if request.path_info.startswith("/api/"):
                     request.user = AnonymousUser()
                 elif request.path_info not in self.open_paths() and not request.path_info.startswith("/static/"):
@@ -51,7 +51,7 @@ class SecondFactorMiddleware:
 
     def open_paths(self) -> frozenset[str]:
         if self._open_paths is None:
-            names = ("web:login", "web:logout", "web:second_factor", "web:enrol")
+            names = ("web:login", "web:logout", "web:second_factor", "web:enrol", "web:sso_start", "web:sso_callback")
             self._open_paths = frozenset(reverse(name) for name in names)
         return self._open_paths
 

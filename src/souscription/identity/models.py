@@ -54,7 +54,12 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def staff_role(self) -> Role | None:
-        return Role(self.role) if self.role else None
+        """None for no role and for a value this version does not know (a newer release's role, a typo in the
+        database): an unknown role gets nothing, it never fails a request."""
+        try:
+            return Role(self.role) if self.role else None
+        except ValueError:
+            return None
 
     def _get_session_auth_hash(self, secret: str | None = None) -> str:
         # Django's own hash covers the password only; both the current hash and the SECRET_KEY_FALLBACKS ones go

@@ -10,6 +10,7 @@ whether an account exists."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -177,6 +178,21 @@ def _base32(key: bytes) -> str:
     return base64.b32encode(key).decode().rstrip("=")
 
 
-def is_verified(user: Any) -> bool:
+PROVIDER_VERIFIED = "souscription_second_factor_by_provider"
+"""Session key: the id of the account whose second factor the OpenID provider proved (`amr`/`acr`) at sign-in."""
+
+
+def mark_verified_by_provider(session: MutableMapping[str, Any], *, user: User) -> None:
+    """Called once `django.contrib.auth.login` gave the session its new id: the provider's MFA stands for TOTP."""
+    session[PROVIDER_VERIFIED] = str(user.pk)
+
+
+def is_verified(user: Any, *, session: Mapping[str, Any]) -> bool:
+    """Both factors proven for this session: a TOTP code accepted (django-otp), or the provider's MFA at sign-in.
+
+    The provider's mark names the account, so a session that changed hands (it cannot: login flushes another
+    user's session) would still not inherit it."""
     verified = getattr(user, "is_verified", None)
-    return bool(verified()) if callable(verified) else False
+    if callable(verified) and verified():
+        return True
+    return getattr(user, "pk", None) is not None and session.get(PROVIDER_VERIFIED) == str(user.pk)

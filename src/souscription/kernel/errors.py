@@ -79,3 +79,14 @@ class Conflict(DomainError):
 
     code = "conflict"
     message = "Cette action n'est pas possible dans l'état actuel."
+
+
+class RateLimited(DomainError):
+    """Too many requests for the caller's quota; `retry_after_seconds` says when the window frees."""
+
+    code = "rate_limited"
+    message = "Trop de requêtes : réessayez plus tard."
+
+    def __init__(self, message: str | None = None, *, retry_after_seconds: int, field: str | None = None) -> None:
+        self.retry_after_seconds = max(1, retry_after_seconds)
+        super().__init__(message, field=field)

@@ -16,6 +16,7 @@ PLATFORM_DATABASE = "default"
 DATABASE_OF_APP: dict[str, str] = {
     "customers": "customer_service",
     "tickets": "customer_service",
+    "consents": "customer_service",
     "sales": "sales",
     "underwriting": "legal",
     "billing": "billing",

@@ -2,9 +2,9 @@
 the same key with another request is refused (422, `idempotency_key_reused`); a key whose first request is still
 being processed gets 409 (`idempotency_key_in_flight`), so a client's retry never does the work twice.
 
-Keys are scoped to the caller (the signed-in account, else the bearer token's digest, else the anonymous
-caller), remembered in the platform database, and apply to answers below 500: a server error frees the key so
-the client may retry with it."""
+Keys are scoped to the caller (a scope a context registered, such as the partner of an API key, else the
+signed-in account, else the bearer token's digest, else the anonymous caller), remembered in the platform
+database, and apply to answers below 500: a server error frees the key so the client may retry with it."""
 
 from __future__ import annotations
 
@@ -91,7 +91,22 @@ class IdempotencyMiddleware:
         return response
 
 
+ScopeResolver = Callable[[HttpRequest], str | None]
+_scope_resolvers: list[ScopeResolver] = []
+
+
+def register_scope_resolver(resolver: ScopeResolver) -> None:
+    """A context that knows a credential the platform cannot (a partner's API key) names its scope; the first
+    resolver that answers wins, before the account and bearer scopes."""
+    if resolver not in _scope_resolvers:
+        _scope_resolvers.append(resolver)
+
+
 def _scope(request: HttpRequest) -> str:
+    for resolver in _scope_resolvers:
+        scope = resolver(request)
+        if scope is not None:
+            return scope
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return f"user:{user.pk}"

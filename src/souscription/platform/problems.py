@@ -17,6 +17,7 @@ from souscription.kernel.errors import (
     NotFound,
     PermissionDenied,
     Problem,
+    RateLimited,
 )
 
 _STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
@@ -25,6 +26,7 @@ _STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
     (NotAuthenticated, 401),
     (PermissionDenied, 403),
     (Conflict, 409),
+    (RateLimited, 429),
 )
 
 _PYDANTIC_MESSAGES: Mapping[str, tuple[str, str]] = {

@@ -32,6 +32,7 @@ R = TypeVar("R")
 log = structlog.get_logger(__name__)
 _lock = threading.Lock()
 _state: dict[str, Any] = {"launched": False, "executor_id": None, "url": None, "lock": None}
+_schedules: dict[str, dict[str, Any]] = {}
 
 
 def dbos_config(env: Environment, *, executor_id: str | None = None) -> DBOSConfig:
@@ -63,6 +64,8 @@ def launch(env: Environment, *, executor_id: str | None = None) -> None:
         try:
             DBOS(config=config)
             DBOS.launch()
+            if _schedules:
+                DBOS.apply_schedules(list(_schedules.values()))  # type: ignore[arg-type]
         except BaseException:
             executor_lock.release()
             raise
@@ -113,6 +116,18 @@ def releases_connections(function: Callable[P, R]) -> Callable[P, R]:
                     connection.close()
 
     return wrapper
+
+
+def scheduled(*, name: str, cron: str, timezone: str | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Run a DBOS workflow (`scheduled_time`, `context`) on a cron schedule. DBOS 3 keeps schedules in its system
+    database, created after launch: the decorator records the schedule, `launch` applies them all (creating or
+    updating each by name), so a schedule changed in the code replaces the stored one."""
+
+    def decorate(function: Callable[P, R]) -> Callable[P, R]:
+        _schedules[name] = {"schedule_name": name, "workflow_fn": function, "schedule": cron, "cron_timezone": timezone}
+        return function
+
+    return decorate
 
 
 def step(**options: Any) -> Callable[[Callable[P, R]], Callable[P, R]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,6 +10,8 @@ from typing import Any
 
 from django.db import transaction
 
+from souscription.audit.context import record_action
+from souscription.audit.domain import Action
 from souscription.sales.models import CommercialProfile, DossierProfile, Offer
 
 DATABASE = "sales"
@@ -107,3 +110,77 @@ def offer_terms(offer_id: uuid.UUID) -> OfferTerms | None:
 def offer_document(offer_id: uuid.UUID) -> bytes | None:
     offer = Offer.objects.filter(id=offer_id).only("document").first()
     return bytes(offer.document) if offer else None
+
+
+# -- GDPR: access, erasure ---------------------------------------------------------------------------------
+
+
+def customer_data(*, customer_id: uuid.UUID, subscription_ids: list[str]) -> dict[str, Any]:
+    """Right of access: the commercial profile, each dossier's risk answers and the offers (PDFs by their hash)."""
+    profile = CommercialProfile.objects.filter(customer_id=customer_id).first()
+    dossiers = DossierProfile.objects.filter(subscription_id__in=subscription_ids) | DossierProfile.objects.filter(
+        customer_id=customer_id
+    )
+    offers = Offer.objects.filter(subscription_id__in=subscription_ids).order_by("created_at")
+    return {
+        "commercial_profile": None
+        if profile is None
+        else {
+            "age_category": profile.age_category,
+            "profession": profile.profession,
+            "sex": profile.sex,
+            "updated_at": profile.updated_at,
+        },
+        "dossier_answers": [
+            {"subscription_id": row.subscription_id, "product": row.product, "answers": row.answers}
+            for row in dossiers.order_by("subscription_id")
+        ],
+        "offers": [_offer_data(offer) for offer in offers],
+    }
+
+
+def _offer_data(offer: Offer) -> dict[str, Any]:
+    return {
+        "id": offer.id,
+        "subscription_id": offer.subscription_id,
+        "revision": offer.revision,
+        "status": offer.status,
+        "premium_cents": offer.premium_cents,
+        "currency": offer.currency,
+        "frequency": offer.frequency,
+        "breakdown": offer.breakdown,
+        "valid_until": offer.valid_until,
+        "created_at": offer.created_at,
+        "document_sha256": hashlib.sha256(bytes(offer.document)).hexdigest(),
+    }
+
+
+def erase_profile(*, customer_id: uuid.UUID, dry_run: bool, reason: str) -> int:
+    """Delete the commercial profile (age category, profession, sex): marketing data, no retention applies."""
+    with transaction.atomic(using=DATABASE):
+        rows = CommercialProfile.objects.filter(customer_id=customer_id)
+        count = rows.count()
+        if not dry_run and count:
+            rows.delete()
+            _erased("commercial_profile", customer_id, {"profiles": count, "reason": reason})
+    return count
+
+
+def erase_dossier(*, subscription_id: str, keep_accepted_offer: bool, dry_run: bool, reason: str) -> dict[str, int]:
+    """Delete a dossier's risk answers and its offers; a signed contract's accepted offer stays (its terms are
+    the contract's). Returns the counts (what would go, on a dry run)."""
+    with transaction.atomic(using=DATABASE):
+        answers = DossierProfile.objects.filter(subscription_id=subscription_id)
+        offers = Offer.objects.filter(subscription_id=subscription_id)
+        if keep_accepted_offer:
+            offers = offers.exclude(status=Offer.Status.ACCEPTED)
+        counts = {"dossier_answers": answers.count(), "offers": offers.count()}
+        if not dry_run and any(counts.values()):
+            answers.delete()
+            offers.delete()
+            _erased("dossier", subscription_id, {**counts, "reason": reason})
+    return counts
+
+
+def _erased(record_type: str, record_id: object, details: dict[str, Any]) -> None:
+    record_action(database=DATABASE, action=Action.ERASE, record_type=record_type, record_id=record_id, details=details)

@@ -39,8 +39,11 @@ INSTALLED_APPS = [
     "souscription.sales",
     "souscription.underwriting",
     "souscription.billing",
+    "souscription.consents",
     "souscription.subscriptions",
+    "souscription.partners",
     "souscription.audit",
+    "souscription.gdpr",
     "souscription.web",
 ]
 

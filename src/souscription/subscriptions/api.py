@@ -1,7 +1,9 @@
 """Dossier and underwriting endpoints of `/api/v1` (thin: check the caller, call a service, return the status).
 
 Callers: the applicant, with the bearer token returned when the dossier is opened (`Authorization: Bearer …`),
-or a signed-in staff member whose role allows the action. Actions that start work across departments wait
+or a signed-in staff member whose role allows the action, or, on the endpoints a broker needs (open, answer a
+step, read the status and the documents), a partner's API key (`partners.auth.PartnerKey`): the partner then acts
+for the applicant, on the dossiers it opened only. Actions that start work across departments wait
 briefly for it (`WAIT_SECONDS`) so the answer usually shows the dossier's new stage; otherwise the status says
 what is still running (`next_action.owner == "platform"`)."""
 
@@ -18,10 +20,13 @@ from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 from ninja.utils import check_csrf
 
+from souscription.access.policy import Category, Permission, Viewer, document_category, may, readable, roles_granted
 from souscription.audit import context as audit_context
 from souscription.billing import services as billing
 from souscription.identity.domain import Role
 from souscription.kernel.errors import DomainError, NotAuthenticated, PermissionDenied
+from souscription.partners.auth import PartnerCaller, PartnerKey
+from souscription.partners.domain import Scope
 from souscription.platform.schemas import ErrorsOut
 from souscription.subscriptions import services, workflows
 from souscription.subscriptions.status import dossier_status
@@ -29,8 +34,19 @@ from souscription.underwriting import services as underwriting
 
 router = Router(tags=["dossiers"])
 WAIT_SECONDS = 10.0
-FRONT_OFFICE = frozenset({Role.CUSTOMER_ADVISOR, Role.SALES_REP, Role.SALES_LEAD})
 ERRORS: dict[int, type[ErrorsOut]] = {401: ErrorsOut, 403: ErrorsOut, 404: ErrorsOut, 409: ErrorsOut, 422: ErrorsOut}
+PARTNER_ERRORS: dict[int, type[ErrorsOut]] = {**ERRORS, 429: ErrorsOut}
+
+
+def _other_callers(request: HttpRequest) -> bool:
+    """No partner key: the endpoint judges the session or the applicant's token itself (`_caller`)."""
+    return True
+
+
+def _partner_or(scope: Scope) -> dict[str, Any]:
+    """A partner's key with `scope` as one more accepted credential. Ninja lists the key as the operation's
+    security; the empty requirement appended to it says, as OpenAPI does, that the key is optional."""
+    return {"auth": [PartnerKey(scope), _other_callers], "openapi_extra": {"security": [{}]}}
 
 
 class ApplicantOrStaffOnly(NotAuthenticated):
@@ -57,7 +73,9 @@ class OfferOut(Schema):
     frequency: str
     currency: str
     valid_until: datetime
-    breakdown: dict[str, Any]
+    breakdown: dict[str, Any] | None = Field(
+        description="Détail du prix ; null quand il est réservé à un autre département"
+    )
 
 
 class TaskOut(Schema):
@@ -107,6 +125,10 @@ class DossierStatusOut(Schema):
     invoice_id: uuid.UUID | None
     revision: int
     updated_at: datetime
+    withheld: list[str] = Field(
+        default_factory=list,
+        description="Champs réservés à un autre département pour ce lecteur (vides ou null dans cette réponse)",
+    )
 
 
 class OpenIn(Schema):
@@ -160,13 +182,25 @@ class TaskDoneOut(Schema):
 class Caller:
     user_id: int | None
     role: Role | None
+    partner_id: uuid.UUID | None = None
 
     @property
     def is_applicant(self) -> bool:
+        """The applicant, or a partner acting for it (a partner's key is accepted only where it may act)."""
         return self.user_id is None
+
+    @property
+    def viewer(self) -> Viewer:
+        return Viewer(role=self.role, is_applicant=self.is_applicant)
 
 
 def _caller(request: HttpRequest, subscription_id: str | None = None) -> Caller:
+    partner = getattr(request, "auth", None)
+    if isinstance(partner, PartnerCaller):
+        # Another partner's dossier does not exist for this one: 404, as for a wrong number.
+        if subscription_id and not services.partner_holds(subscription_id, partner.partner_id):
+            raise services.DossierNotFound(field="subscription_id")
+        return Caller(user_id=None, role=None, partner_id=partner.partner_id)
     user = request.user
     if user.is_authenticated:
         if request.method == "POST" and check_csrf(request) is not None:
@@ -181,15 +215,23 @@ def _caller(request: HttpRequest, subscription_id: str | None = None) -> Caller:
 
 def _front_office(request: HttpRequest, subscription_id: str) -> Caller:
     caller = _caller(request, subscription_id)
-    if not caller.is_applicant and caller.role not in FRONT_OFFICE:
+    if not caller.is_applicant and not may(caller.role, Permission.ACT_ON_DOSSIER):
         raise PermissionDenied("Seuls le demandeur, le service client et les commerciaux agissent sur le dossier.")
     return caller
 
 
-def _staff(request: HttpRequest, *roles: Role) -> Caller:
+def _reader(request: HttpRequest, subscription_id: str) -> Caller:
+    """The applicant, or a staff member whose department works dossiers (access policy)."""
+    caller = _caller(request, subscription_id)
+    if not readable(caller.viewer, Category.DOSSIER):
+        raise PermissionDenied("Votre rôle ne donne pas accès aux dossiers des clients.", field="role")
+    return caller
+
+
+def _staff(request: HttpRequest, permission: Permission) -> Caller:
     caller = _caller(request)
-    if caller.role not in roles:
-        names = ", ".join(role.label for role in roles)
+    if not may(caller.role, permission):
+        names = ", ".join(role.label for role in roles_granted(permission))
         raise PermissionDenied(f"Action réservée : {names}.", field="role")
     return caller
 
@@ -224,47 +266,61 @@ def status_schema(request: HttpRequest) -> dict[str, Any]:
 # -- dossiers -------------------------------------------------------------------------------------------------
 
 
-@router.post("/dossiers", response={201: OpenedOut, **ERRORS}, summary="Ouvrir un dossier de souscription")
+@router.post(
+    "/dossiers",
+    response={201: OpenedOut, **PARTNER_ERRORS},
+    summary="Ouvrir un dossier de souscription",
+    **_partner_or(Scope.DOSSIERS_WRITE),
+)
 def open_dossier(request: HttpRequest, payload: OpenIn) -> Status[Any]:
-    """Ouvert par le demandeur (sans compte) ou par le personnel du service client ou des ventes."""
+    """Ouvert par le demandeur (sans compte), par le personnel du service client ou des ventes, ou par un
+    partenaire avec sa clé d'API (portée `dossiers:write`)."""
     user = request.user
-    created_by = None
-    if user.is_authenticated:
-        created_by = _caller(request).user_id
-    opened = services.open_dossier(product=payload.product, created_by=created_by, now=timezone.now())
+    opener = Caller(user_id=None, role=None)
+    if isinstance(getattr(request, "auth", None), PartnerCaller):
+        opener = _caller(request)
+    elif user.is_authenticated:
+        opener = _staff(request, Permission.ACT_ON_DOSSIER)
+    opened = services.open_dossier(
+        product=payload.product, created_by=opener.user_id, partner_id=opener.partner_id, now=timezone.now()
+    )
     body = {
         "subscription_id": opened.subscription_id,
         "applicant_token": opened.applicant_token,
-        "status": dossier_status(opened.subscription_id),
+        "status": dossier_status(opened.subscription_id, viewer=opener.viewer),
     }
     return Status(201, body)
 
 
-@router.get("/dossiers/{subscription_id}", response={200: DossierStatusOut, **ERRORS}, summary="Statut unifié")
+@router.get(
+    "/dossiers/{subscription_id}",
+    response={200: DossierStatusOut, **PARTNER_ERRORS},
+    summary="Statut unifié",
+    **_partner_or(Scope.DOSSIERS_READ),
+)
 def read_status(request: HttpRequest, subscription_id: str) -> dict[str, Any]:
-    caller = _caller(request, subscription_id)
-    if not caller.is_applicant and caller.role is None:
-        raise PermissionDenied(field="role")
-    return dossier_status(subscription_id)
+    caller = _reader(request, subscription_id)
+    return dossier_status(subscription_id, viewer=caller.viewer)
 
 
 @router.post(
     "/dossiers/{subscription_id}/steps/{step_id}",
-    response={200: DossierStatusOut, **ERRORS},
+    response={200: DossierStatusOut, **PARTNER_ERRORS},
     summary="Répondre à une étape du formulaire",
+    **_partner_or(Scope.DOSSIERS_WRITE),
 )
 def submit_step(request: HttpRequest, subscription_id: str, step_id: str, payload: StepIn) -> dict[str, Any]:
     """Tous les champs faux sont signalés d'un coup (code stable, message, champ) et rien n'est enregistré ;
     modifier un dossier déjà tarifé le remet en brouillon. Quand toutes les étapes sont remplies, le dossier est
     vérifié, tarifé et, si les règles l'exigent, transmis au service juridique."""
-    _front_office(request, subscription_id)
+    caller = _front_office(request, subscription_id)
     complete, row = services.submit_step(subscription_id, step_id, payload.answers, now=timezone.now())
     if complete:
         handle = workflows.start(
             f"quote:{row.dossier_id}:r{row.revision}", workflows.quote_dossier, subscription_id, row.revision
         )
         _wait(handle)
-    return dossier_status(subscription_id)
+    return dossier_status(subscription_id, viewer=caller.viewer)
 
 
 @router.post(
@@ -273,10 +329,10 @@ def submit_step(request: HttpRequest, subscription_id: str, step_id: str, payloa
     summary="Accepter l'offre",
 )
 def accept(request: HttpRequest, subscription_id: str) -> dict[str, Any]:
-    _front_office(request, subscription_id)
+    caller = _front_office(request, subscription_id)
     row = services.accept_offer(subscription_id, now=timezone.now())
     _wait(workflows.start(f"conclude:{row.dossier_id}:r{row.revision}", workflows.conclude, subscription_id))
-    return dossier_status(subscription_id)
+    return dossier_status(subscription_id, viewer=caller.viewer)
 
 
 @router.post(
@@ -287,12 +343,12 @@ def accept(request: HttpRequest, subscription_id: str) -> dict[str, Any]:
 def sign(request: HttpRequest, subscription_id: str, payload: SignatureIn) -> dict[str, Any]:
     """Signature électronique intégrée (PAdES) ; puis mandat SEPA et première facture."""
     caller = _caller(request, subscription_id)
-    if not caller.is_applicant:
+    if not caller.is_applicant or caller.partner_id is not None:
         raise PermissionDenied("Seul le demandeur signe son contrat.", field="Authorization")
     row = services.check_can_sign(subscription_id)
     handle = workflows.start(f"sign:{row.dossier_id}", workflows.sign_and_bill, subscription_id, payload.signer_name)
     _wait(handle)
-    return dossier_status(subscription_id)
+    return dossier_status(subscription_id, viewer=caller.viewer)
 
 
 @router.post(
@@ -301,19 +357,23 @@ def sign(request: HttpRequest, subscription_id: str, payload: SignatureIn) -> di
     summary="Retirer le dossier",
 )
 def withdraw(request: HttpRequest, subscription_id: str, payload: WithdrawalIn) -> dict[str, Any]:
-    _front_office(request, subscription_id)
+    caller = _front_office(request, subscription_id)
     row = services.withdraw(subscription_id, reason=payload.reason, now=timezone.now())
     _wait(workflows.start(f"withdrawn:{row.dossier_id}", workflows.after_withdrawal, subscription_id))
-    return dossier_status(subscription_id)
+    return dossier_status(subscription_id, viewer=caller.viewer)
 
 
 @router.get(
     "/dossiers/{subscription_id}/documents/{kind}",
-    response={200: None, **ERRORS},
+    response={200: None, **PARTNER_ERRORS},
     summary="Télécharger l'offre ou le contrat (PDF)",
+    **_partner_or(Scope.DOSSIERS_READ),
 )
 def document(request: HttpRequest, subscription_id: str, kind: Literal["offer", "contract", "signed-contract"]) -> Any:
-    _caller(request, subscription_id)
+    caller = _reader(request, subscription_id)
+    category = document_category(kind, health_product=services.is_health_product(subscription_id))
+    if not readable(caller.viewer, category):
+        raise PermissionDenied("Ce document appartient à un autre département.", field="kind")
     pdf = services.document(subscription_id, kind)
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="{subscription_id}-{kind}.pdf"'
@@ -324,12 +384,11 @@ def document(request: HttpRequest, subscription_id: str, kind: Literal["offer", 
 # -- underwriting -----------------------------------------------------------------------------------------------
 
 underwriting_router = Router(tags=["souscription médicale"])
-UNDERWRITERS = (Role.INVESTIGATOR, Role.ESTIMATOR, Role.JURIST, Role.LEGAL_LEAD)
 
 
 @underwriting_router.get("/underwriting/queue", response={200: QueueOut, **ERRORS}, summary="Ma file de travail")
 def my_queue(request: HttpRequest) -> dict[str, Any]:
-    caller = _staff(request, *UNDERWRITERS)
+    caller = _staff(request, Permission.VIEW_UNDERWRITING_QUEUE)
     role = caller.role.value if caller.role else ""
     tasks = underwriting.queue(role)
     return {"role": role, "tasks": [_task_out(task) for task in tasks]}
@@ -339,7 +398,7 @@ def my_queue(request: HttpRequest) -> dict[str, Any]:
     "/underwriting/tasks/{task_id}/report", response={200: TaskDoneOut, **ERRORS}, summary="Rapport d'enquête"
 )
 def file_report(request: HttpRequest, task_id: uuid.UUID, payload: ReportIn) -> dict[str, Any]:
-    caller = _staff(request, Role.INVESTIGATOR)
+    caller = _staff(request, Permission.FILE_INVESTIGATION_REPORT)
     task = underwriting.check_task_open_for(task_id, role=Role.INVESTIGATOR.value, kind="investigation")
     row, _dossier = services.load(task.subscription_id)
     now = timezone.now()
@@ -352,7 +411,7 @@ def file_report(request: HttpRequest, task_id: uuid.UUID, payload: ReportIn) -> 
         estimation_due_on=now.date() + timedelta(days=workflows.ESTIMATION_DAYS),
         at=now,
     )
-    return {"task_id": task_id, "status": dossier_status(task.subscription_id)}
+    return {"task_id": task_id, "status": dossier_status(task.subscription_id, viewer=caller.viewer)}
 
 
 @underwriting_router.post(
@@ -361,14 +420,14 @@ def file_report(request: HttpRequest, task_id: uuid.UUID, payload: ReportIn) -> 
 def estimate(request: HttpRequest, task_id: uuid.UUID, payload: EstimateIn) -> dict[str, Any]:
     """Décision de l'estimateur : accepter (avec ajustement de prime et exclusions), demander des informations au
     demandeur, refuser (réexaminable) ou rejeter définitivement."""
-    caller = _staff(request, Role.ESTIMATOR)
+    caller = _staff(request, Permission.ESTIMATE_RISK)
     task = underwriting.check_task_open_for(task_id, role=Role.ESTIMATOR.value, kind="estimation")
     _wait(
         workflows.start(
             f"estimate:{task_id}", workflows.apply_estimate, str(task_id), caller.user_id or 0, payload.dict()
         )
     )
-    return {"task_id": task_id, "status": dossier_status(task.subscription_id)}
+    return {"task_id": task_id, "status": dossier_status(task.subscription_id, viewer=caller.viewer)}
 
 
 @underwriting_router.post(
@@ -376,7 +435,7 @@ def estimate(request: HttpRequest, task_id: uuid.UUID, payload: EstimateIn) -> d
 )
 def draft_contract(request: HttpRequest, task_id: uuid.UUID) -> dict[str, Any]:
     """Réservé au juriste : le contrat d'un dossier passé en souscription médicale n'est rédigé que par lui."""
-    caller = _staff(request, Role.JURIST)
+    caller = _staff(request, Permission.DRAFT_CONTRACT)
     task = underwriting.check_task_open_for(task_id, role=Role.JURIST.value, kind="contract")
     _wait(
         workflows.start(
@@ -387,7 +446,7 @@ def draft_contract(request: HttpRequest, task_id: uuid.UUID) -> dict[str, Any]:
             caller.user_id or 0,
         )
     )
-    return {"task_id": task_id, "status": dossier_status(task.subscription_id)}
+    return {"task_id": task_id, "status": dossier_status(task.subscription_id, viewer=caller.viewer)}
 
 
 # -- billing --------------------------------------------------------------------------------------------------
@@ -403,7 +462,7 @@ billing_router = Router(tags=["facturation"])
 def validate_invoice(request: HttpRequest, invoice_id: uuid.UUID) -> dict[str, Any]:
     """Un comptable ou le lead facturation qui n'a pas rédigé la facture la valide ; elle part alors à l'ERP et
     le contrat devient actif."""
-    caller = _staff(request, Role.ACCOUNTANT, Role.BILLING_LEAD)
+    caller = _staff(request, Permission.VALIDATE_INVOICE)
     invoice = billing.check_can_validate(invoice_id, by=caller.user_id or 0)
     row, _dossier = services.load(invoice.subscription_id)
     _wait(
@@ -415,7 +474,7 @@ def validate_invoice(request: HttpRequest, invoice_id: uuid.UUID) -> dict[str, A
             caller.user_id or 0,
         )
     )
-    return dossier_status(invoice.subscription_id)
+    return dossier_status(invoice.subscription_id, viewer=caller.viewer)
 
 
 def _task_out(task: underwriting.Task) -> dict[str, Any]:

@@ -47,6 +47,8 @@ class Dossier(models.Model):
     erp_sync = models.CharField(max_length=16, default="none")
     invoice_id = models.UUIDField(null=True, blank=True)
     created_by = models.BigIntegerField(null=True, blank=True)
+    # The partner whose API key opened the dossier: only that partner reaches it with its keys.
+    partner_id = models.UUIDField(_("partenaire"), null=True, blank=True, db_index=True)
     # The applicant's bearer token (shown once at creation), kept as a SHA-256 digest only.
     applicant_token_sha256 = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField()

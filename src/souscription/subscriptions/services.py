@@ -20,8 +20,10 @@ from django.db import transaction
 from souscription.audit.context import record_action
 from souscription.audit.domain import Action
 from souscription.billing import services as billing
+from souscription.consents import services as consents
+from souscription.consents.domain import Purpose
 from souscription.customers import services as customers
-from souscription.kernel.errors import InvalidInput, NotFound
+from souscription.kernel.errors import InvalidInput, NotFound, Problem
 from souscription.products.catalog import ProductVersion
 from souscription.products.domain import Slice, check_step, missing_steps
 from souscription.products.runtime import catalog
@@ -57,7 +59,7 @@ class Opened:
 # -- opening and reading ------------------------------------------------------------------------------------
 
 
-def open_dossier(*, product: str, created_by: int | None, now: datetime) -> Opened:
+def open_dossier(*, product: str, created_by: int | None, now: datetime, partner_id: uuid.UUID | None = None) -> Opened:
     """A new draft on the product version in force today, with a fresh subscription id and applicant token."""
     version = catalog().effective(product, on=now.date())
     token = secrets.token_urlsafe(32)
@@ -74,6 +76,7 @@ def open_dossier(*, product: str, created_by: int | None, now: datetime) -> Open
             product=product,
             product_version=version.definition.version,
             created_by=created_by,
+            partner_id=partner_id,
             applicant_token_sha256=_digest(token),
             created_at=now,
         )
@@ -106,8 +109,23 @@ def applicant_holds(subscription_id: str, token: str) -> bool:
     )
 
 
+def partner_holds(subscription_id: str, partner_id: uuid.UUID) -> bool:
+    """Whether the partner opened this dossier (a partner reaches only its own)."""
+    return DossierRow.objects.filter(subscription_id=subscription_id, partner_id=partner_id).exists()
+
+
 def product_version(row: DossierRow) -> ProductVersion:
     return catalog().version(row.product, row.product_version)
+
+
+def has_health_fields(definition: Any) -> bool:
+    """Whether the product collects health answers: its price factors and offer then reveal health data."""
+    return any(spec.sensitive == "health" for spec in definition.fields())
+
+
+def is_health_product(subscription_id: str) -> bool:
+    row, _dossier = load(subscription_id)
+    return has_health_fields(product_version(row).definition)
 
 
 def answers_of(row: DossierRow) -> dict[str, Any]:
@@ -149,9 +167,10 @@ def submit_step(
     version = product_version(row)
     known = answers_of(row)
     problems = check_step(version.definition, step_id, answers, known=known, today=now.date())
+    slices = version.definition.split_by_slice(answers)
+    problems = [*problems, *_missing_consents(version, subscription_id, slices)]
     if problems:
         raise InvalidInput(problems)
-    slices = version.definition.split_by_slice(answers)
     customer_id = row.customer_id
     if Slice.CONTACT in slices:
         customer_id = customers.record_contact(_contact(slices[Slice.CONTACT]))
@@ -195,6 +214,17 @@ def submit_step(
         underwriting.cancel_open_tasks(subscription_id, at=now)
     complete = not missing_steps(version.definition, {**known, **answers})
     return complete, Revised(row.id, row.revision)
+
+
+def _missing_consents(
+    version: ProductVersion, subscription_id: str, slices: Mapping[Slice, Mapping[str, Any]]
+) -> list[Problem]:
+    """Health answers of a health-underwritten product need the applicant's explicit consent on the text in force
+    (GDPR art. 9(2)(a)); without it they are refused like a wrong field, and nothing of the step is kept."""
+    if Slice.HEALTH not in slices or not version.definition.health_underwritten:
+        return []
+    problem = consents.missing_consent(subscription_id=subscription_id, purpose=Purpose.HEALTH_DATA)
+    return [problem] if problem else []
 
 
 def _contact(values: Mapping[str, Any]) -> customers.Contact:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from souscription.access.policy import Viewer, visible_status
 from souscription.customers import services as customers
 from souscription.products.domain import missing_steps
 from souscription.sales import services as sales
@@ -12,7 +13,8 @@ from souscription.subscriptions.domain import Stage
 from souscription.underwriting import services as underwriting
 
 
-def dossier_status(subscription_id: str) -> dict[str, Any]:
+def dossier_status(subscription_id: str, *, viewer: Viewer) -> dict[str, Any]:
+    """The status as `viewer` may read it (access policy): fields of a category it may not read are withheld."""
     row, _dossier = services.load(subscription_id)
     stage = Stage(row.stage)
     contact = customers.contact_of(row.customer_id) if row.customer_id else None
@@ -30,7 +32,7 @@ def dossier_status(subscription_id: str) -> dict[str, Any]:
         invoice_status=row.invoice_status,
     )
     terms = sales.offer_terms(row.offer_id) if row.offer_id else None
-    return {
+    status = {
         "subscription_id": row.subscription_id,
         "customer": {"email": contact.email if contact else None, "country": contact.country if contact else None},
         "product": row.product,
@@ -64,3 +66,4 @@ def dossier_status(subscription_id: str) -> dict[str, Any]:
         "revision": row.revision,
         "updated_at": row.updated_at,
     }
+    return visible_status(status, viewer, health_product=services.has_health_fields(definition))

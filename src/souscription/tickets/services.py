@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 
+from souscription.audit.context import record_action
+from souscription.audit.domain import Action
 from souscription.tickets.models import Ticket, TicketAction
 
 DATABASE = "customer_service"
@@ -35,3 +38,57 @@ def log_contact(
 
 def open_ticket_count() -> int:
     return Ticket.objects.exclude(status=Ticket.Status.SOLVED).count()
+
+
+# -- GDPR: access, erasure, retention ----------------------------------------------------------------------
+
+
+def customer_data(customer_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Right of access: every ticket of the customer with the operators' actions."""
+    tickets = Ticket.objects.filter(customer_id=customer_id).prefetch_related("actions").order_by("opened_at")
+    return [
+        {
+            "id": ticket.id,
+            "channel": ticket.channel,
+            "reason": ticket.reason,
+            "status": ticket.status,
+            "routed_to": ticket.routed_to,
+            "opened_at": ticket.opened_at,
+            "actions": [
+                {"operator_id": action.operator_id, "description": action.description, "at": action.at}
+                for action in ticket.actions.all()
+            ],
+        }
+        for ticket in tickets
+    ]
+
+
+def customers_with_tickets(customer_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    return set(Ticket.objects.filter(customer_id__in=customer_ids).values_list("customer_id", flat=True))
+
+
+def erase_customer_tickets(*, customer_id: uuid.UUID, dry_run: bool, reason: str) -> int:
+    """Delete the customer's tickets and their actions (no legal retention applies to them)."""
+    return _delete(Ticket.objects.filter(customer_id=customer_id), dry_run=dry_run, reason=reason)
+
+
+def purge_tickets_opened_before(*, cutoff: datetime, dry_run: bool) -> int:
+    """Retention: tickets opened before `cutoff` are deleted with their actions."""
+    return _delete(Ticket.objects.filter(opened_at__lt=cutoff), dry_run=dry_run, reason="retention:tickets")
+
+
+def _delete(rows: Any, *, dry_run: bool, reason: str) -> int:
+    with transaction.atomic(using=DATABASE):
+        ids = list(rows.values_list("id", flat=True))
+        if dry_run or not ids:
+            return len(ids)
+        Ticket.objects.filter(id__in=ids).delete()
+        for ticket_id in ids:
+            record_action(
+                database=DATABASE,
+                action=Action.ERASE,
+                record_type="ticket",
+                record_id=ticket_id,
+                details={"reason": reason},
+            )
+    return len(ids)

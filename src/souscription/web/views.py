@@ -1,4 +1,4 @@
-"""Thin views: sign in (password, then the second factor), sign out, the home page of the signed-in role."""
+"""Thin views: sign in (password then the second factor, or single sign-on), sign out, the role's home page."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 import django_otp
 from django import forms
+from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
@@ -17,9 +18,11 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
 
-from souscription.identity import second_factor
+from souscription.identity import second_factor, sso
 from souscription.identity.middleware import start_session_clock
+from souscription.identity.oidc import SsoRefused, SsoUnavailable
 from souscription.identity.services import end_every_session
 from souscription.kernel.errors import DomainError
 from souscription.web.home import home_for
@@ -60,6 +63,9 @@ class LoginView(auth_views.LoginView):
     def get_success_url(self) -> str:
         return f"{reverse('web:second_factor')}?{urlencode({'next': self.get_redirect_url() or reverse('web:home')})}"
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return {**super().get_context_data(**kwargs), "sso_enabled": sso.configured_client() is not None}
+
 
 class LogoutView(auth_views.LogoutView):
     """Signing out ends every session of the account, on every device (PRODUCT.md: a shared or lost device)."""
@@ -74,7 +80,7 @@ class LogoutView(auth_views.LogoutView):
 def second_factor_view(request: HttpRequest) -> HttpResponseBase:
     if not request.user.is_authenticated:
         return redirect("web:login")
-    if second_factor.is_verified(request.user):
+    if second_factor.is_verified(request.user, session=request.session):
         return HttpResponseRedirect(_next(request))
     user = request.user
     if second_factor.confirmed_device(user) is None:
@@ -107,6 +113,47 @@ def enrol_view(request: HttpRequest) -> HttpResponseBase:
             return _verified(request, device)
     enrolment = second_factor.pending_enrolment(user) or second_factor.start_enrolment(user)
     return render(request, "registration/enrol.html", {"form": form, "enrolment": enrolment, "next": _next(request)})
+
+
+@never_cache
+@require_POST
+def sso_start(request: HttpRequest) -> HttpResponseBase:
+    try:
+        url = sso.begin(session=request.session, redirect_uri=_sso_redirect_uri(request), next_url=_next(request))
+    except SsoRefused as error:
+        return _sso_refused(request, error)
+    return HttpResponseRedirect(url)
+
+
+@never_cache
+@require_GET
+def sso_callback(request: HttpRequest) -> HttpResponseBase:
+    try:
+        signed_in = sso.complete(
+            session=request.session, params=request.GET.dict(), redirect_uri=_sso_redirect_uri(request)
+        )
+    except SsoRefused as error:
+        return _sso_refused(request, error)
+    login(request, signed_in.user, backend="django.contrib.auth.backends.ModelBackend")  # a new session id
+    start_session_clock(request)
+    target = signed_in.next_url
+    if not (target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})):
+        target = reverse("web:home")
+    if signed_in.second_factor_proven:
+        second_factor.mark_verified_by_provider(request.session, user=signed_in.user)
+        return HttpResponseRedirect(target)
+    # MFA not required and not proven by the provider: our own second factor is still asked.
+    return HttpResponseRedirect(f"{reverse('web:second_factor')}?{urlencode({'next': target})}")
+
+
+def _sso_redirect_uri(request: HttpRequest) -> str:
+    return request.build_absolute_uri(reverse("web:sso_callback"))
+
+
+def _sso_refused(request: HttpRequest, error: SsoRefused) -> HttpResponse:
+    sso.record_refusal(request, error)
+    status = 503 if isinstance(error, SsoUnavailable) else 403
+    return render(request, "registration/sso_error.html", {"error": error}, status=status)
 
 
 def _verified(request: HttpRequest, device: Any) -> HttpResponseRedirect:
