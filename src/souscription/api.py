@@ -13,6 +13,7 @@ from souscription.identity.api import router as identity_router
 from souscription.kernel.errors import DomainError, NotFound, Problem, RateLimited
 from souscription.platform.api import router as platform_router
 from souscription.platform.problems import problems_body, problems_from_validation, status_for
+from souscription.portal.api import router as portal_router
 from souscription.subscriptions.api import billing_router, underwriting_router
 from souscription.subscriptions.api import router as dossiers_router
 
@@ -39,6 +40,7 @@ api.add_router("/", dossiers_router)
 api.add_router("/", underwriting_router)
 api.add_router("/", billing_router)
 api.add_router("/", gdpr_router)
+api.add_router("/", portal_router)
 
 
 @api.exception_handler(DomainError)

@@ -26,6 +26,7 @@ from django.test.client import ClientHandler
 
 from souscription.consents.domain import Purpose
 from souscription.consents.domain import current_text as consent_text
+from souscription.customers import services as customers
 from souscription.identity import second_factor
 from souscription.identity.domain import Role
 from souscription.identity.services import create_staff_user
@@ -63,6 +64,16 @@ def web_client(handler: ClientHandler) -> Client:
     client = Client(SERVER_NAME="localhost")
     client.handler = handler
     return client
+
+
+def signature_code_in_inbox(email: str, subscription_id: str) -> str:
+    """The code the applicant reads in the latest signature message of their inbox (the embedded messaging port)."""
+    for message in customers.inbox(email):
+        if subscription_id in message.subject:
+            found = re.search(r"\best (\d{6})\b", message.body)  # the dossier number has digits too
+            if found:
+                return found.group(1)
+    raise SimulationError(f"no signature code for {subscription_id} in {email}'s inbox")
 
 
 def sign_in(client: Client, *, email: str, password: str) -> None:
@@ -183,7 +194,10 @@ class Applicant:
             return self.api.call("post", f"/dossiers/{sid}/acceptance")
         if code == "sign_contract":
             name = f"{answers.get('customer.first_name', '')} {answers.get('customer.last_name', '')}".strip()
-            return self.api.call("post", f"/dossiers/{sid}/signature", {"signer_name": name or "Demandeur"})
+            self.api.call("post", f"/dossiers/{sid}/signature-code")
+            code = signature_code_in_inbox(str(answers["customer.email"]), sid)
+            body = {"signer_name": name or "Demandeur", "code": code}
+            return self.api.call("post", f"/dossiers/{sid}/signature", body)
         if code in {"investigate", "estimate_risk", "draft_contract"} and action.get("owner") != "platform":
             return self.staff_task(status, code)
         if code == "answer_information_request":

@@ -4,5 +4,6 @@ from souscription.api import api
 
 urlpatterns = [
     path("api/v1/", api.urls),
+    path("espace-client/", include("souscription.web.portal_urls")),
     path("", include("souscription.web.urls")),
 ]

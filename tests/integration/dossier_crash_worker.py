@@ -29,7 +29,7 @@ from souscription.billing import services as billing  # noqa: E402
 from souscription.billing.models import Invoice, LedgerEntry, Mandate  # noqa: E402
 from souscription.identity.services import create_staff_user  # noqa: E402
 from souscription.platform import workflows  # noqa: E402
-from souscription.simulation import sign_in  # noqa: E402
+from souscription.simulation import sign_in, signature_code_in_inbox  # noqa: E402
 from souscription.subscriptions import paperwork  # noqa: E402
 from souscription.subscriptions.models import Dossier, DossierEvent  # noqa: E402
 from souscription.underwriting.models import ContractCopy  # noqa: E402
@@ -69,7 +69,9 @@ def start() -> None:
         raise AssertionError("the test kills this process before")
 
     billing.record_mandate = blocked_mandate  # type: ignore[assignment]
-    call(client, f"/dossiers/{sid}/signature", {"signer_name": "Léa Martin"}, token)
+    call(client, f"/dossiers/{sid}/signature-code", token=token)
+    code = signature_code_in_inbox(str(_with_prefix("customer.")["customer.email"]), sid)
+    call(client, f"/dossiers/{sid}/signature", {"signer_name": "Léa Martin", "code": code}, token)
 
 
 def resume() -> None:

@@ -34,7 +34,7 @@ def customer_known_everywhere() -> KnownCustomer:
     car = Applicant("garantie_automobile")
     car.answer_all(CAR)
     car.post("/acceptance")
-    signed = car.post("/signature", {"signer_name": "Léa Martin"}).json()
+    signed = car.sign("Léa Martin").json()
     assert validate_first_invoice(signed)["stage"] == "active"
 
     health = Applicant("prevoyance_individuelle")

@@ -55,7 +55,7 @@ def health_dossier_to_active() -> Applicant:
     contract_task = next(t for t in accepted["tasks"] if t["kind"] == "contract")
     jurist, _ = staff("jurist")
     post(jurist, f"/underwriting/tasks/{contract_task['id']}/contract")
-    signed = applicant.post("/signature", {"signer_name": "Inès Durand"}).json()
+    signed = applicant.sign("Inès Durand").json()
     assert validate_first_invoice(signed)["stage"] == "active"
     return applicant
 
@@ -64,7 +64,7 @@ def car_dossier_to_active() -> Applicant:
     applicant = Applicant("garantie_automobile")
     applicant.answer_all(CAR)
     applicant.post("/acceptance")
-    signed = applicant.post("/signature", {"signer_name": "Léa Martin"}).json()
+    signed = applicant.sign("Léa Martin").json()
     assert validate_first_invoice(signed)["stage"] == "active"
     return applicant
 
@@ -203,3 +203,36 @@ def test_no_rendered_page_shows_a_customer_to_any_role() -> None:
         assert page.status_code == (403 if who == "unknown" else 200), who
         html = page.content.decode()
         assert not [marker for marker in markers if marker in html], (who, car.sid)
+
+
+def get_operations() -> list[str]:
+    from souscription.api import api
+
+    return [path for path, operations in api.get_openapi_schema()["paths"].items() if "get" in operations]
+
+
+def test_every_get_operation_of_the_api_keeps_health_bank_and_contact_data_with_their_owners() -> None:
+    """Walks the OpenAPI document itself, so that an operation added later is walked too without editing this test."""
+    health = health_dossier_to_active()
+    values = {"subscription_id": health.sid, "customer_id": HEALTH["customer.email"], "kind": "offer"}
+    markers = {
+        "health": (EXCLUSION, '"Fumeur"'),
+        "bank": (HEALTH["billing.iban"],),
+        "contact": (HEALTH["customer.email"], HEALTH["customer.last_name"]),
+    }
+    owners = {"health": LEGAL, "bank": BILLING, "contact": WORKING}
+    exporters = set(policy.roles_granted(Permission.EXPORT_CUSTOMER_DATA))  # the DPO's right of access: everything
+    leaks = []
+    for who in [*Role, "unknown", "anonymous"]:
+        reader = Reader(who) if who != "anonymous" else None
+        client = reader.client if reader else Client()
+        for template in get_operations():
+            path = template.format(**values)
+            if path.endswith(("/documents/offer", "/docs", "/openapi.json")):
+                continue  # PDFs are walked by the matrix above; the docs carry no customer data
+            body = client.get(path).content.decode(errors="replace")
+            for kind, found in markers.items():
+                allowed = who in owners[kind] or (who in exporters and "/data-export" in template)
+                if not allowed and any(marker in body for marker in found):
+                    leaks.append(f"{who} reads {kind} data at GET {template}")
+    assert leaks == []

@@ -26,7 +26,7 @@ def test_a_car_dossier_leaves_its_trail_in_the_platform_legal_and_billing_logs()
     applicant = Applicant("garantie_automobile")
     applicant.answer_all(CAR)
     applicant.post("/acceptance")
-    signed = applicant.post("/signature", {"signer_name": "Léa Martin"}).json()
+    signed = applicant.sign("Léa Martin").json()
     validate_first_invoice(signed)
     me = f"applicant:{applicant.sid}"
     platform = entries("default", record_id=applicant.sid)

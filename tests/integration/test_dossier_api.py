@@ -18,6 +18,7 @@ from souscription.consents.domain import Purpose
 from souscription.consents.domain import current_text as consent_text
 from souscription.identity.models import User
 from souscription.sales.models import Offer
+from souscription.simulation import signature_code_in_inbox
 from souscription.subscriptions import paperwork
 from souscription.subscriptions.api import DossierStatusOut
 from souscription.subscriptions.models import DecisionRecord, DossierEvent
@@ -93,6 +94,12 @@ class Applicant:
         assert response.status_code == 201, response.content
         return response.json()
 
+    def sign(self, signer_name: str) -> Any:
+        """Ask for the signature code, read it in the inbox of the dossier's email, sign with it."""
+        assert self.post("/signature-code").status_code == 200
+        code = signature_code_in_inbox(self.status()["customer"]["email"], self.sid)
+        return self.post("/signature", {"signer_name": signer_name, "code": code})
+
     def answer_all(self, answers: dict[str, Any]) -> dict[str, Any]:
         status: dict[str, Any] = {}
         for step, prefix in STEPS[self.product].items():
@@ -132,7 +139,7 @@ def test_a_car_warranty_goes_from_the_first_form_to_an_active_contract() -> None
     assert awaiting["stage"] == "awaiting_signature"
     assert awaiting["signature_status"] == "ongoing"
 
-    signed = applicant.post("/signature", {"signer_name": "Léa Martin"}).json()
+    signed = applicant.sign("Léa Martin").json()
     assert signed["stage"] == "signed"
     assert (signed["mandate_status"], signed["invoice_status"]) == ("active", "drafted")
     assert signed["next_action"]["owner"] == "accountant"
@@ -201,7 +208,7 @@ def test_the_health_product_goes_through_investigation_estimation_and_the_jurist
     drafted = post(jurist, f"/underwriting/tasks/{contract_task['id']}/contract").json()["status"]
     assert drafted["stage"] == "awaiting_signature"
 
-    signed = applicant.post("/signature", {"signer_name": "Inès Durand"}).json()
+    signed = applicant.sign("Inès Durand").json()
     assert validate_first_invoice(signed)["stage"] == "active"
     assert ContractCopy.objects.filter(subscription_id=applicant.sid).count() == 2
 
@@ -302,7 +309,7 @@ def test_a_dossier_whose_contract_is_drafted_refuses_edits_and_only_the_applican
     assert refused.status_code == 409
     assert refused.json()["errors"][0]["code"] == "dossier_locked"
     sales_rep, _ = staff("sales_rep")
-    response = post(sales_rep, f"/dossiers/{applicant.sid}/signature", {"signer_name": "Léa Martin"})
+    response = post(sales_rep, f"/dossiers/{applicant.sid}/signature", {"signer_name": "Léa Martin", "code": "123456"})
     assert response.status_code == 403
 
 
@@ -363,3 +370,53 @@ def test_the_status_contract_is_published_as_json_schema_and_matches_the_committ
     assert published.json() == committed
     for required in ("subscription_id", "customer", "product", "crm_status", "signature_status", "erp_sync"):
         assert required in committed["required"]
+
+
+def awaiting_signature() -> Applicant:
+    applicant = Applicant("garantie_automobile")
+    applicant.answer_all(CAR)
+    assert applicant.post("/acceptance").json()["stage"] == "awaiting_signature"
+    return applicant
+
+
+def test_signing_needs_the_code_sent_to_the_dossiers_email_and_a_code_works_once() -> None:
+    applicant = awaiting_signature()
+    sent = applicant.post("/signature-code").json()
+    assert sent["sent_to"] == "l***@exemple.fr"
+    code = signature_code_in_inbox(CAR["customer.email"], applicant.sid)
+    wrong = "000000" if code != "000000" else "111111"
+    refused = applicant.post("/signature", {"signer_name": "Léa Martin", "code": wrong})
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0] == {
+        "code": "signature_code_wrong",
+        "message": "Code incorrect : 4 essai(s) restant(s).",
+        "field": "code",
+    }
+    assert applicant.status()["stage"] == "awaiting_signature"
+    assert applicant.post("/signature", {"signer_name": "Léa Martin", "code": code}).json()["stage"] == "signed"
+    again = applicant.post("/signature", {"signer_name": "Léa Martin", "code": code})
+    assert again.status_code == 409  # signed already: neither the code nor the signature counts twice
+
+
+def test_a_new_code_replaces_the_previous_and_five_wrong_attempts_lock_it() -> None:
+    applicant = awaiting_signature()
+    applicant.post("/signature-code")
+    first = signature_code_in_inbox(CAR["customer.email"], applicant.sid)
+    applicant.post("/signature-code")
+    second = signature_code_in_inbox(CAR["customer.email"], applicant.sid)
+    wrong = "000000" if second != "000000" else "111111"
+    attempts = [first if first != second else wrong, wrong, wrong, wrong, wrong]  # the replaced code counts as wrong
+    for attempt in attempts:
+        refused = applicant.post("/signature", {"signer_name": "Léa Martin", "code": attempt})
+        assert refused.json()["errors"][0]["code"] == "signature_code_wrong"
+    locked = applicant.post("/signature", {"signer_name": "Léa Martin", "code": second})
+    assert locked.json()["errors"][0]["code"] == "signature_code_locked"
+
+
+def test_signature_codes_are_limited_per_dossier_and_hour() -> None:
+    applicant = awaiting_signature()
+    for _ in range(5):
+        assert applicant.post("/signature-code").status_code == 200
+    flooded = applicant.post("/signature-code")
+    assert flooded.status_code == 429
+    assert int(flooded["Retry-After"]) > 3000

@@ -25,3 +25,21 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+
+class Message(models.Model):
+    """A message sent to a customer (a signature code, an email verification link): the embedded default of the
+    messaging port is this inbox, which the customer reads in the portal; a mail or SMS vendor comes later (issue 5)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    recipient = models.EmailField(_("destinataire"), db_index=True)
+    subject = models.CharField(_("objet"), max_length=200)
+    body = models.TextField(_("message"))
+    sent_at = models.DateTimeField(_("envoyé le"))
+
+    class Meta:
+        verbose_name = _("message au client")
+        ordering = ("-sent_at",)
+
+    def __str__(self) -> str:
+        return self.subject

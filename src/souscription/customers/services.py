@@ -7,11 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import structlog
+from django.conf import settings
 from django.db import transaction
 
 from souscription.audit.context import record_action
 from souscription.audit.domain import Action
-from souscription.customers.models import Customer
+from souscription.customers.models import Customer, Message
+
+log = structlog.get_logger(__name__)
 
 DATABASE = "customer_service"
 
@@ -104,23 +108,29 @@ def customer_data(customer_id: uuid.UUID) -> dict[str, Any] | None:
     if row is None:
         return None
     fields = ("id", "first_name", "last_name", "email", "phone", "country", "availability", "created_at", "updated_at")
-    return {name: getattr(row, name) for name in fields}
+    data: dict[str, Any] = {name: getattr(row, name) for name in fields}
+    data["messages"] = [
+        {"subject": m.subject, "sent_at": m.sent_at} for m in inbox(row.email, limit=1000)
+    ]  # what was sent to them; bodies may hold one-time codes, long expired, and are not repeated
+    return data
 
 
 def erase_contact(*, customer_id: uuid.UUID, dry_run: bool, reason: str) -> int:
     """Delete the customer's identity and contact data; the audit entry says that it happened, never what it was."""
     with transaction.atomic(using=DATABASE):
         rows = Customer.objects.filter(id=customer_id)
+        emails = list(rows.values_list("email", flat=True))
         count = rows.count()
         if dry_run or not count:
             return count
+        messages, _by_model = Message.objects.filter(recipient__in=[email.lower() for email in emails]).delete()
         rows.delete()
         record_action(
             database=DATABASE,
             action=Action.ERASE,
             record_type="customer",
             record_id=customer_id,
-            details={"contact": count, "reason": reason},
+            details={"contact": count, "messages": messages, "reason": reason},
         )
     return count
 
@@ -128,3 +138,28 @@ def erase_contact(*, customer_id: uuid.UUID, dry_run: bool, reason: str) -> int:
 def customers_untouched_since(cutoff: datetime) -> list[uuid.UUID]:
     """Customers whose contact data has not changed since `cutoff` (candidates for the prospects' retention)."""
     return list(Customer.objects.filter(updated_at__lt=cutoff).values_list("id", flat=True))
+
+
+# -- messages to customers (the embedded messaging port: the portal inbox) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    recipient: str
+    subject: str
+    body: str
+    sent_at: datetime
+
+
+def send_message(*, recipient: str, subject: str, body: str, at: datetime) -> None:
+    Message.objects.create(recipient=recipient.strip().lower(), subject=subject, body=body, sent_at=at)
+    if not settings.SOUSCRIPTION.is_production:
+        # Embedded mode has no mail server: the message is shown on the console, as Django's console mail backend
+        # does, so that a newcomer can follow a verification link or type a code. Never in production.
+        log.info("message.sent", recipient=recipient, subject=subject, body=body)
+
+
+def inbox(recipient: str, *, limit: int = 20) -> list[SentMessage]:
+    """The newest messages sent to `recipient`, as the customer reads them in the portal."""
+    rows = Message.objects.filter(recipient=recipient.strip().lower())[:limit]
+    return [SentMessage(row.recipient, row.subject, row.body, row.sent_at) for row in rows]

@@ -1,4 +1,4 @@
-"""Accounts of the platform (platform database). Staff carry a role; portal customers (later) carry none."""
+"""Accounts of the platform (platform database). Staff carry a role; portal customers carry none, ever."""
 
 from __future__ import annotations
 
@@ -27,6 +27,11 @@ class UserManager(BaseUserManager["User"]):
         return self.create_user(email, password, is_staff=True, is_superuser=True, **fields)
 
 
+class AccountType(models.TextChoices):
+    STAFF = "staff", _("personnel")
+    CUSTOMER = "customer", _("client")
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(_("adresse e-mail"), unique=True)
     first_name = models.CharField(_("prénom"), max_length=150, blank=True)
@@ -38,6 +43,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Part of every session's authentication hash: raising it ends all of the user's sessions at once (logout,
     # password change, an IT manager's "end sessions"), on every device, without scanning the session table.
     session_version = models.PositiveIntegerField(_("version des sessions"), default=0)
+    account_type = models.CharField(
+        _("type de compte"), max_length=16, choices=AccountType.choices, default=AccountType.STAFF
+    )
+    email_verified_at = models.DateTimeField(_("adresse vérifiée le"), null=True, blank=True)
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -53,9 +62,16 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.email
 
     @property
+    def is_customer(self) -> bool:
+        return self.account_type == AccountType.CUSTOMER
+
+    @property
     def staff_role(self) -> Role | None:
         """None for no role and for a value this version does not know (a newer release's role, a typo in the
-        database): an unknown role gets nothing, it never fails a request."""
+        database): an unknown role gets nothing, it never fails a request. A customer account has no role even if
+        one were written on its row: the access policy gives nothing to None."""
+        if self.is_customer:
+            return None
         try:
             return Role(self.role) if self.role else None
         except ValueError:
@@ -88,3 +104,27 @@ class SignInThrottle(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class OneTimeSecret(models.Model):
+    """A code or a link token sent to a customer. Only a keyed digest is kept; it works once, until it expires."""
+
+    class Purpose(models.TextChoices):
+        SIGN_IN_CODE = "sign_in_code", _("code de connexion")
+        EMAIL_VERIFICATION = "email_verification", _("vérification de l'adresse")
+        PASSWORD_RESET = "password_reset", _("nouveau mot de passe")
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="one_time_secrets")
+    purpose = models.CharField(_("usage"), max_length=32, choices=Purpose.choices)
+    digest = models.CharField(_("empreinte"), max_length=64, db_index=True)
+    created_at = models.DateTimeField(_("créé le"))
+    expires_at = models.DateTimeField(_("expire le"))
+    attempts = models.PositiveSmallIntegerField(_("essais"), default=0)
+    used_at = models.DateTimeField(_("utilisé ou remplacé le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("code à usage unique")
+        indexes = (models.Index(fields=("user", "purpose", "created_at")),)
+
+    def __str__(self) -> str:
+        return f"{self.purpose} #{self.pk}"

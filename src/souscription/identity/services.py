@@ -44,8 +44,8 @@ def create_staff_user(
 
     with transaction.atomic(using="default"):
         user = User.objects.select_for_update().filter(email=email).first()
-        if user is not None and not update:
-            raise EmailAlreadyUsed(field="email")
+        if user is not None and (not update or user.is_customer):
+            raise EmailAlreadyUsed(field="email")  # a customer account never becomes staff
         user = user or candidate
         user.first_name = first_name or user.first_name
         user.last_name = last_name or user.last_name

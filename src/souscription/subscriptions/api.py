@@ -28,7 +28,7 @@ from souscription.kernel.errors import DomainError, NotAuthenticated, Permission
 from souscription.partners.auth import PartnerCaller, PartnerKey
 from souscription.partners.domain import Scope
 from souscription.platform.schemas import ErrorsOut
-from souscription.subscriptions import services, workflows
+from souscription.subscriptions import services, signature_codes, workflows
 from souscription.subscriptions.status import dossier_status
 from souscription.underwriting import services as underwriting
 
@@ -147,6 +147,12 @@ class StepIn(Schema):
 
 class SignatureIn(Schema):
     signer_name: str = Field(min_length=2, max_length=140, examples=["Léa Martin"])
+    code: str = Field(pattern=r"^\d{6}$", description="Le code reçu par e-mail (POST …/signature-code)")
+
+
+class SignatureCodeOut(Schema):
+    sent_to: str = Field(examples=["l***@exemple.fr"])
+    expires_at: datetime
 
 
 class WithdrawalIn(Schema):
@@ -205,7 +211,13 @@ def _caller(request: HttpRequest, subscription_id: str | None = None) -> Caller:
     if user.is_authenticated:
         if request.method == "POST" and check_csrf(request) is not None:
             raise PermissionDenied("Jeton CSRF absent ou invalide.", field="csrf")
-        return Caller(user_id=int(user.pk), role=getattr(user, "staff_role", None))
+        if subscription_id and getattr(user, "is_customer", False):
+            # A portal customer acts as the applicant on their own dossiers; another's is a 404, as a wrong number.
+            if not services.customer_holds(subscription_id, int(user.pk)):
+                raise services.DossierNotFound(field="subscription_id")
+            audit_context.act_as_applicant(subscription_id)
+            return Caller(user_id=None, role=None)
+        return Caller(user_id=int(user.pk), role=getattr(user, "staff_role", None))  # a customer: no role, no grant
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if subscription_id and scheme.lower() == "bearer" and token and services.applicant_holds(subscription_id, token):
         audit_context.act_as_applicant(subscription_id)
@@ -276,13 +288,20 @@ def open_dossier(request: HttpRequest, payload: OpenIn) -> Status[Any]:
     """Ouvert par le demandeur (sans compte), par le personnel du service client ou des ventes, ou par un
     partenaire avec sa clé d'API (portée `dossiers:write`)."""
     user = request.user
-    opener = Caller(user_id=None, role=None)
+    opener, customer_account_id = Caller(user_id=None, role=None), None
     if isinstance(getattr(request, "auth", None), PartnerCaller):
         opener = _caller(request)
+    elif getattr(user, "is_customer", False):
+        _caller(request)  # the session's CSRF check; the customer opens it as its applicant, and it is theirs
+        customer_account_id = user.pk
     elif user.is_authenticated:
         opener = _staff(request, Permission.ACT_ON_DOSSIER)
     opened = services.open_dossier(
-        product=payload.product, created_by=opener.user_id, partner_id=opener.partner_id, now=timezone.now()
+        product=payload.product,
+        created_by=opener.user_id,
+        partner_id=opener.partner_id,
+        customer_account_id=customer_account_id,
+        now=timezone.now(),
     )
     body = {
         "subscription_id": opened.subscription_id,
@@ -336,6 +355,21 @@ def accept(request: HttpRequest, subscription_id: str) -> dict[str, Any]:
 
 
 @router.post(
+    "/dossiers/{subscription_id}/signature-code",
+    response={200: SignatureCodeOut, **ERRORS, 429: ErrorsOut},
+    summary="Recevoir le code de signature (le demandeur)",
+)
+def signature_code(request: HttpRequest, subscription_id: str) -> dict[str, Any]:
+    """Un code à 6 chiffres est envoyé à l'adresse e-mail du dossier ; il confirme la signature (10 minutes, 5 essais,
+    un seul usage)."""
+    caller = _caller(request, subscription_id)
+    if not caller.is_applicant or caller.partner_id is not None:
+        raise PermissionDenied("Seul le demandeur reçoit le code de signature.", field="Authorization")
+    sent = signature_codes.send_code(subscription_id, now=timezone.now())
+    return {"sent_to": sent.sent_to, "expires_at": sent.expires_at}
+
+
+@router.post(
     "/dossiers/{subscription_id}/signature",
     response={200: DossierStatusOut, **ERRORS},
     summary="Signer le contrat (le demandeur)",
@@ -346,6 +380,7 @@ def sign(request: HttpRequest, subscription_id: str, payload: SignatureIn) -> di
     if not caller.is_applicant or caller.partner_id is not None:
         raise PermissionDenied("Seul le demandeur signe son contrat.", field="Authorization")
     row = services.check_can_sign(subscription_id)
+    signature_codes.confirm(subscription_id, payload.code, now=timezone.now())
     handle = workflows.start(f"sign:{row.dossier_id}", workflows.sign_and_bill, subscription_id, payload.signer_name)
     _wait(handle)
     return dossier_status(subscription_id, viewer=caller.viewer)

@@ -49,6 +49,8 @@ class Dossier(models.Model):
     created_by = models.BigIntegerField(null=True, blank=True)
     # The partner whose API key opened the dossier: only that partner reaches it with its keys.
     partner_id = models.UUIDField(_("partenaire"), null=True, blank=True, db_index=True)
+    # The portal customer account that opened the dossier: it acts on it with its session, as the applicant.
+    customer_account_id = models.BigIntegerField(_("compte client"), null=True, blank=True, db_index=True)
     # The applicant's bearer token (shown once at creation), kept as a SHA-256 digest only.
     applicant_token_sha256 = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField()
@@ -99,3 +101,25 @@ class DecisionRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} · {self.rule_set}"
+
+
+class SignatureChallenge(models.Model):
+    """A one-time code sent to the applicant to confirm their signature (the embedded e-signature's consent).
+
+    Only a keyed hash of the code is kept: six digits are a small space, so a plain hash would be reversed at once
+    from a copy of the table; the key is the platform's secret key."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="signature_challenges")
+    code_hmac = models.CharField(max_length=64)
+    sent_to = models.CharField(_("envoyé à (masqué)"), max_length=254)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"{self.dossier_id} · {self.created_at:%d/%m/%Y %H:%M}"

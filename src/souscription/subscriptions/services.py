@@ -59,8 +59,16 @@ class Opened:
 # -- opening and reading ------------------------------------------------------------------------------------
 
 
-def open_dossier(*, product: str, created_by: int | None, now: datetime, partner_id: uuid.UUID | None = None) -> Opened:
-    """A new draft on the product version in force today, with a fresh subscription id and applicant token."""
+def open_dossier(
+    *,
+    product: str,
+    created_by: int | None,
+    now: datetime,
+    partner_id: uuid.UUID | None = None,
+    customer_account_id: int | None = None,
+) -> Opened:
+    """A new draft on the product version in force today, with a fresh subscription id and applicant token; opened
+    by a signed-in portal customer (`customer_account_id`), it is theirs."""
     version = catalog().effective(product, on=now.date())
     token = secrets.token_urlsafe(32)
     with transaction.atomic(using=DATABASE):
@@ -77,6 +85,7 @@ def open_dossier(*, product: str, created_by: int | None, now: datetime, partner
             product_version=version.definition.version,
             created_by=created_by,
             partner_id=partner_id,
+            customer_account_id=customer_account_id,
             applicant_token_sha256=_digest(token),
             created_at=now,
         )
@@ -112,6 +121,17 @@ def applicant_holds(subscription_id: str, token: str) -> bool:
 def partner_holds(subscription_id: str, partner_id: uuid.UUID) -> bool:
     """Whether the partner opened this dossier (a partner reaches only its own)."""
     return DossierRow.objects.filter(subscription_id=subscription_id, partner_id=partner_id).exists()
+
+
+def customer_holds(subscription_id: str, account_id: int) -> bool:
+    """Whether the portal customer opened this dossier (a customer reaches only their own)."""
+    return DossierRow.objects.filter(subscription_id=subscription_id, customer_account_id=account_id).exists()
+
+
+def customer_dossiers(account_id: int) -> list[tuple[str, str, str]]:
+    """The customer's dossiers, newest first: (subscription id, product, stage)."""
+    rows = DossierRow.objects.filter(customer_account_id=account_id).order_by("-created_at")
+    return list(rows.values_list("subscription_id", "product", "stage"))
 
 
 def product_version(row: DossierRow) -> ProductVersion:

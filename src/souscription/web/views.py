@@ -45,6 +45,12 @@ class StaffSignInForm(AuthenticationForm):
         second_factor.record_successful_sign_in(name)
         return cleaned
 
+    def confirm_login_allowed(self, user: Any) -> None:
+        super().confirm_login_allowed(user)
+        if getattr(user, "is_customer", False):
+            # A customer account signs in on the portal only; here it fails exactly like a wrong password.
+            raise self.get_invalid_login_error()
+
 
 class CodeForm(forms.Form):
     code = forms.CharField(label=_("Code à 6 chiffres"), max_length=12)
