@@ -37,6 +37,7 @@ from souscription.identity.domain import Role
 from souscription.identity.models import User
 from souscription.wsgi import application
 from tests.integration.conftest import PASSWORD, signed_in
+from tests.integration.test_customer_portal import registered, signed_in_customer
 
 pytestmark = [
     pytest.mark.integration,
@@ -45,7 +46,7 @@ pytestmark = [
 ]
 ROOT = Path(__file__).parents[2]
 CAR = json.loads((ROOT / "tests/data/answers/garantie_automobile.json").read_text(encoding="utf-8"))
-CALLERS = [*(role.value for role in Role), "applicant", "partner", "anonymous"]
+CALLERS = [*(role.value for role in Role), "applicant", "customer", "partner", "anonymous"]
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
@@ -88,6 +89,15 @@ def caller(request: pytest.FixtureRequest) -> Credentials:
         key = out.getvalue().strip()
         opened = _opened_dossier(Client(), **{"X-API-Key": key})
         return Credentials(headers={"X-API-Key": key}, subscription_id=opened["subscription_id"])
+    if who == "customer":  # a portal customer, signed in with the emailed code, on a dossier of their own
+        client = signed_in_customer(Client(), email=registered("fuzz-client@exemple.fr").email)
+        opened = _opened_dossier(client)
+        csrf = secrets.token_hex(16)
+        return Credentials(
+            headers={"X-CSRFToken": csrf},
+            cookies={"sessionid": client.cookies["sessionid"].value, "csrftoken": csrf},
+            subscription_id=opened["subscription_id"],
+        )
     user = User.objects.create_user(f"fuzz-{who}@assureur.test", PASSWORD, role=who, first_name="Alex")
     client = signed_in(Client(), user)
     csrf = secrets.token_hex(16)  # a CSRF secret of Django's length, sent as cookie and header alike

@@ -8,12 +8,14 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from souscription.audit.models import AuditEntry
 from souscription.billing import services as billing
 from souscription.billing.models import BankAccount, Invoice, LedgerEntry
 from souscription.customers import services as customers
-from souscription.gdpr import erasure
+from souscription.gdpr import access, erasure
+from souscription.identity.models import User
 from souscription.platform.encryption.keyring import DataKeyShredded
 from souscription.platform.encryption.store import FieldCipher
 from souscription.sales.models import CommercialProfile
@@ -117,3 +119,14 @@ def test_the_erase_command_lists_what_is_kept_and_a_dry_run_changes_nothing() ->
     assert body["erased"]["customer_service"]["contacts"] == 1
     assert {k["category"] for k in body["kept"]} >= {"signed_contract", "invoice", "audit_trail"}
     assert customers.contact_of(known.customer_id) is None
+
+
+def test_the_customers_portal_account_is_exported_and_erased_with_them() -> None:
+    known = customer_known_everywhere()
+    User.objects.create_user(EMAIL, "Parapluie-Tulipe-2026", account_type="customer", email_verified_at=timezone.now())
+    export = access.export_customer(customer_id=known.customer_id, output_format="json", actor=None, now=timezone.now())
+    assert export["databases"]["default"]["portal_account"]["email"] == EMAIL
+    result = erasure.erase_customer(customer_id=known.customer_id, force=True, dry_run=False)
+    assert not User.objects.filter(email=EMAIL).exists()
+    assert AuditEntry.objects.using("default").filter(action="erase", record_type="customer_account").count() == 1
+    assert result.kept  # the signed contract and the invoices stay, listed

@@ -30,7 +30,7 @@ def _logged_in(sender: object, request: HttpRequest | None, user: Any, **kwargs:
     with transaction.atomic(using=PLATFORM_DATABASE):
         services.record(
             database=PLATFORM_DATABASE,
-            actor=str(user.pk),
+            actor=f"customer:{user.pk}" if getattr(user, "is_customer", False) else str(user.pk),
             role=str(getattr(user, "role", "") or ""),
             action=Action.LOGIN,
             record_type="user",

@@ -20,6 +20,7 @@ from souscription.audit.subject import entries_about
 from souscription.billing import privacy as billing
 from souscription.consents import services as consents
 from souscription.customers import services as customers
+from souscription.identity import privacy as accounts
 from souscription.kernel.errors import NotFound
 from souscription.sales import services as sales
 from souscription.subscriptions import privacy as dossiers
@@ -54,13 +55,17 @@ def export_customer(
     """The whole export, one section per department database, then its audit entry in the platform's log."""
     platform = dossiers.customer_data(customer_id)
     subscription_ids = [row["subscription_id"] for row in platform]
+    contact = customers.customer_data(customer_id)
     departments = {
         "customer_service": {
-            "contact": customers.customer_data(customer_id),
+            "contact": contact,
             "tickets": tickets.customer_data(customer_id),
             "consents": consents.customer_data(customer_id=customer_id, subscription_ids=subscription_ids),
         },
-        "default": {"dossiers": platform},
+        "default": {
+            "dossiers": platform,
+            "portal_account": accounts.account_data(str(contact["email"])) if contact else None,
+        },
         "sales": sales.customer_data(customer_id=customer_id, subscription_ids=subscription_ids),
         "legal": underwriting.customer_data(customer_id=customer_id, subscription_ids=subscription_ids),
         "billing": billing.customer_data(customer_id=customer_id, subscription_ids=subscription_ids),

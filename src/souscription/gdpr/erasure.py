@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from souscription.billing import privacy as billing
 from souscription.consents import services as consents
 from souscription.customers import services as customers
+from souscription.identity import privacy as accounts
 from souscription.sales import services as sales
 from souscription.subscriptions import privacy as dossiers
 from souscription.tickets import services as tickets
@@ -100,6 +101,11 @@ def _erase_customer_level(result: ErasureResult, *, keep_contact: bool) -> None:
     if keep_contact:
         result.kept.append(Kept("contact", str(customer_id), IN_FORCE))
         return
+    contact = customers.contact_of(customer_id)
+    if contact is not None and contact.email:
+        result.add(
+            "default", {"portal_accounts": accounts.erase_account(email=contact.email, dry_run=dry_run, reason=REQUEST)}
+        )
     result.add(
         "customer_service",
         {"contacts": customers.erase_contact(customer_id=customer_id, dry_run=dry_run, reason=REQUEST)},
