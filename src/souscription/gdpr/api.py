@@ -20,7 +20,7 @@ from souscription.gdpr.render import to_html
 from souscription.kernel.errors import PermissionDenied
 from souscription.platform.schemas import ErrorsOut
 from souscription.subscriptions import services as dossiers
-from souscription.subscriptions.api import _caller, _front_office
+from souscription.subscriptions.callers import caller_of, front_office
 
 router = Router(tags=["RGPD"])
 ERRORS: dict[int, type[ErrorsOut]] = {401: ErrorsOut, 403: ErrorsOut, 404: ErrorsOut, 409: ErrorsOut, 422: ErrorsOut}
@@ -70,7 +70,7 @@ def consent_texts(request: HttpRequest) -> list[dict[str, Any]]:
 def give_consent(request: HttpRequest, subscription_id: str, payload: ConsentIn) -> Status[Any]:
     """Consentement explicite sur le texte en vigueur (`GET /consent-texts`) ; sans lui, les réponses du
     questionnaire de santé sont refusées (`health_data_consent_required`)."""
-    _front_office(request, subscription_id)
+    front_office(request, subscription_id)
     row, _dossier = dossiers.load(subscription_id)
     given = consents.give_consent(
         subscription_id=subscription_id,
@@ -84,7 +84,7 @@ def give_consent(request: HttpRequest, subscription_id: str, payload: ConsentIn)
 
 @router.get("/dossiers/{subscription_id}/consents", response={200: ConsentsOut, **ERRORS}, summary="Consentements")
 def list_consents(request: HttpRequest, subscription_id: str) -> dict[str, Any]:
-    _front_office(request, subscription_id)
+    front_office(request, subscription_id)
     dossiers.load(subscription_id)
     return {"subscription_id": subscription_id, "consents": [_out(c) for c in consents.consents_of(subscription_id)]}
 
@@ -97,7 +97,7 @@ def list_consents(request: HttpRequest, subscription_id: str) -> dict[str, Any]:
 def withdraw_consent(request: HttpRequest, subscription_id: str, purpose: str) -> dict[str, Any]:
     """Le retrait vaut pour l'avenir (RGPD art. 7(3)) : une nouvelle réponse de santé est refusée ; ce qui a été
     décidé avant lui reste valable."""
-    _front_office(request, subscription_id)
+    front_office(request, subscription_id)
     dossiers.load(subscription_id)
     withdrawn = consents.withdraw_consent(
         subscription_id=subscription_id, purpose=parse_purpose(purpose), now=timezone.now()
@@ -113,7 +113,7 @@ def withdraw_consent(request: HttpRequest, subscription_id: str, purpose: str) -
 def data_export(request: HttpRequest, customer_id: str, format: Literal["json", "html"] = "json") -> HttpResponse:
     """Tout ce que chaque département détient sur le client (santé et IBAN déchiffrés), avec les entrées du journal
     d'audit qui le concernent. Réservé à l'auditeur / DPO et au responsable informatique ; l'export est journalisé."""
-    caller = _caller(request)
+    caller = caller_of(request)
     if not may(caller.role, Permission.EXPORT_CUSTOMER_DATA):
         names = ", ".join(role.label for role in roles_granted(Permission.EXPORT_CUSTOMER_DATA))
         raise PermissionDenied(f"Export réservé : {names}.", field="role")

@@ -11,24 +11,35 @@ from __future__ import annotations
 
 import concurrent.futures
 import uuid
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import Field, Router, Schema, Status
-from ninja.utils import check_csrf
+from ninja import Router, Status
 
-from souscription.access.policy import Category, Permission, Viewer, document_category, may, readable, roles_granted
-from souscription.audit import context as audit_context
+from souscription.access.policy import Permission, document_category, readable
 from souscription.billing import services as billing
 from souscription.identity.domain import Role
-from souscription.kernel.errors import DomainError, NotAuthenticated, PermissionDenied
+from souscription.kernel.errors import DomainError, PermissionDenied
 from souscription.partners.auth import PartnerCaller, PartnerKey
 from souscription.partners.domain import Scope
 from souscription.platform.schemas import ErrorsOut
 from souscription.subscriptions import services, signature_codes, workflows
+from souscription.subscriptions.callers import Caller, caller_of, front_office, granted, reader
+from souscription.subscriptions.schemas import (
+    DossierStatusOut,
+    EstimateIn,
+    OpenedOut,
+    OpenIn,
+    QueueOut,
+    ReportIn,
+    SignatureCodeOut,
+    SignatureIn,
+    StepIn,
+    TaskDoneOut,
+    WithdrawalIn,
+)
 from souscription.subscriptions.status import dossier_status
 from souscription.underwriting import services as underwriting
 
@@ -47,205 +58,6 @@ def _partner_or(scope: Scope) -> dict[str, Any]:
     """A partner's key with `scope` as one more accepted credential. Ninja lists the key as the operation's
     security; the empty requirement appended to it says, as OpenAPI does, that the key is optional."""
     return {"auth": [PartnerKey(scope), _other_callers], "openapi_extra": {"security": [{}]}}
-
-
-class ApplicantOrStaffOnly(NotAuthenticated):
-    message = "Identifiez-vous : session du personnel ou jeton du demandeur (Authorization: Bearer …)."
-
-
-# -- schemas --------------------------------------------------------------------------------------------------
-
-
-class CustomerOut(Schema):
-    email: str | None
-    country: str | None
-
-
-class NextActionOut(Schema):
-    code: str
-    label: str
-    owner: str = Field(description="Rôle du personnel, `applicant` (le demandeur) ou `platform` (automatique)")
-
-
-class OfferOut(Schema):
-    premium_cents: int
-    instalment_cents: int
-    frequency: str
-    currency: str
-    valid_until: datetime
-    breakdown: dict[str, Any] | None = Field(
-        description="Détail du prix ; null quand il est réservé à un autre département"
-    )
-
-
-class TaskOut(Schema):
-    id: uuid.UUID
-    kind: str
-    role: str
-    status: str
-    due_on: date
-
-
-class DossierStatusOut(Schema):
-    """The unified status of a dossier, version 1 of the data contract (seed 000)."""
-
-    subscription_id: str = Field(pattern=r"^SUB-\d{4}-\d{6}$", examples=["SUB-2026-001245"])
-    customer: CustomerOut
-    product: str
-    product_version: str
-    stage: Literal[
-        "draft",
-        "validated",
-        "priced",
-        "referred",
-        "underwritten",
-        "accepted",
-        "contract_drafted",
-        "awaiting_signature",
-        "signed",
-        "active",
-        "declined",
-        "rejected",
-        "withdrawn",
-        "expired",
-    ]
-    crm_status: str
-    signature_status: str
-    mandate_status: str
-    invoice_status: str
-    payment_status: str
-    erp_sync: str
-    next_action: NextActionOut | None
-    missing_steps: list[str]
-    offer: OfferOut | None
-    exclusions: list[str]
-    information_requested: str | None
-    closing_reason: str | None
-    tasks: list[TaskOut]
-    invoice_id: uuid.UUID | None
-    revision: int
-    updated_at: datetime
-    withheld: list[str] = Field(
-        default_factory=list,
-        description="Champs réservés à un autre département pour ce lecteur (vides ou null dans cette réponse)",
-    )
-
-
-class OpenIn(Schema):
-    product: str = Field(min_length=1, max_length=64, examples=["garantie_automobile"])
-
-
-class OpenedOut(Schema):
-    subscription_id: str
-    applicant_token: str = Field(description="Jeton du demandeur, montré une seule fois : à garder.")
-    status: DossierStatusOut
-
-
-class StepIn(Schema):
-    answers: dict[str, Any] = Field(examples=[{"vehicle.make": "Renault", "vehicle.mileage_km": 130000}])
-
-
-class SignatureIn(Schema):
-    signer_name: str = Field(min_length=2, max_length=140, examples=["Léa Martin"])
-    code: str = Field(pattern=r"^\d{6}$", description="Le code reçu par e-mail (POST …/signature-code)")
-
-
-class SignatureCodeOut(Schema):
-    sent_to: str = Field(examples=["l***@exemple.fr"])
-    expires_at: datetime
-
-
-class WithdrawalIn(Schema):
-    reason: str = Field(min_length=2, max_length=500, examples=["Le client a trouvé une autre offre"])
-
-
-class ReportIn(Schema):
-    findings: str = Field(min_length=10, max_length=20000)
-
-
-class EstimateIn(Schema):
-    risk_class: Literal["standard", "aggravated", "high"]
-    premium_adjustment_pct: int = Field(ge=-50, le=300)
-    exclusions: list[str] = Field(default_factory=list, max_length=20)
-    decision: Literal["approve", "request_information", "decline", "reject"]
-    note: str = Field(min_length=2, max_length=5000)
-
-
-class QueueOut(Schema):
-    role: str
-    tasks: list[TaskOut]
-
-
-class TaskDoneOut(Schema):
-    task_id: uuid.UUID
-    status: DossierStatusOut
-
-
-# -- callers --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Caller:
-    user_id: int | None
-    role: Role | None
-    partner_id: uuid.UUID | None = None
-
-    @property
-    def is_applicant(self) -> bool:
-        """The applicant, or a partner acting for it (a partner's key is accepted only where it may act)."""
-        return self.user_id is None
-
-    @property
-    def viewer(self) -> Viewer:
-        return Viewer(role=self.role, is_applicant=self.is_applicant)
-
-
-def _caller(request: HttpRequest, subscription_id: str | None = None) -> Caller:
-    partner = getattr(request, "auth", None)
-    if isinstance(partner, PartnerCaller):
-        # Another partner's dossier does not exist for this one: 404, as for a wrong number.
-        if subscription_id and not services.partner_holds(subscription_id, partner.partner_id):
-            raise services.DossierNotFound(field="subscription_id")
-        return Caller(user_id=None, role=None, partner_id=partner.partner_id)
-    user = request.user
-    if user.is_authenticated:
-        if request.method == "POST" and check_csrf(request) is not None:
-            raise PermissionDenied("Jeton CSRF absent ou invalide.", field="csrf")
-        if subscription_id and getattr(user, "is_customer", False):
-            # A portal customer acts as the applicant on their own dossiers; another's is a 404, as a wrong number.
-            if not services.customer_holds(subscription_id, int(user.pk)):
-                raise services.DossierNotFound(field="subscription_id")
-            audit_context.act_as_applicant(subscription_id)
-            return Caller(user_id=None, role=None)
-        return Caller(user_id=int(user.pk), role=getattr(user, "staff_role", None))  # a customer: no role, no grant
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if subscription_id and scheme.lower() == "bearer" and token and services.applicant_holds(subscription_id, token):
-        audit_context.act_as_applicant(subscription_id)
-        return Caller(user_id=None, role=None)
-    raise ApplicantOrStaffOnly(field="Authorization")
-
-
-def _front_office(request: HttpRequest, subscription_id: str) -> Caller:
-    caller = _caller(request, subscription_id)
-    if not caller.is_applicant and not may(caller.role, Permission.ACT_ON_DOSSIER):
-        raise PermissionDenied("Seuls le demandeur, le service client et les commerciaux agissent sur le dossier.")
-    return caller
-
-
-def _reader(request: HttpRequest, subscription_id: str) -> Caller:
-    """The applicant, or a staff member whose department works dossiers (access policy)."""
-    caller = _caller(request, subscription_id)
-    if not readable(caller.viewer, Category.DOSSIER):
-        raise PermissionDenied("Votre rôle ne donne pas accès aux dossiers des clients.", field="role")
-    return caller
-
-
-def _staff(request: HttpRequest, permission: Permission) -> Caller:
-    caller = _caller(request)
-    if not may(caller.role, permission):
-        names = ", ".join(role.label for role in roles_granted(permission))
-        raise PermissionDenied(f"Action réservée : {names}.", field="role")
-    return caller
 
 
 def _wait(handle: Any) -> None:
@@ -290,12 +102,12 @@ def open_dossier(request: HttpRequest, payload: OpenIn) -> Status[Any]:
     user = request.user
     opener, customer_account_id = Caller(user_id=None, role=None), None
     if isinstance(getattr(request, "auth", None), PartnerCaller):
-        opener = _caller(request)
+        opener = caller_of(request)
     elif getattr(user, "is_customer", False):
-        _caller(request)  # the session's CSRF check; the customer opens it as its applicant, and it is theirs
+        caller_of(request)  # the session's CSRF check; the customer opens it as its applicant, and it is theirs
         customer_account_id = user.pk
     elif user.is_authenticated:
-        opener = _staff(request, Permission.ACT_ON_DOSSIER)
+        opener = granted(request, Permission.ACT_ON_DOSSIER)
     opened = services.open_dossier(
         product=payload.product,
         created_by=opener.user_id,
@@ -318,7 +130,7 @@ def open_dossier(request: HttpRequest, payload: OpenIn) -> Status[Any]:
     **_partner_or(Scope.DOSSIERS_READ),
 )
 def read_status(request: HttpRequest, subscription_id: str) -> dict[str, Any]:
-    caller = _reader(request, subscription_id)
+    caller = reader(request, subscription_id)
     return dossier_status(subscription_id, viewer=caller.viewer)
 
 
@@ -332,7 +144,7 @@ def submit_step(request: HttpRequest, subscription_id: str, step_id: str, payloa
     """Tous les champs faux sont signalés d'un coup (code stable, message, champ) et rien n'est enregistré ;
     modifier un dossier déjà tarifé le remet en brouillon. Quand toutes les étapes sont remplies, le dossier est
     vérifié, tarifé et, si les règles l'exigent, transmis au service juridique."""
-    caller = _front_office(request, subscription_id)
+    caller = front_office(request, subscription_id)
     complete, row = services.submit_step(subscription_id, step_id, payload.answers, now=timezone.now())
     if complete:
         handle = workflows.start(
@@ -348,7 +160,7 @@ def submit_step(request: HttpRequest, subscription_id: str, step_id: str, payloa
     summary="Accepter l'offre",
 )
 def accept(request: HttpRequest, subscription_id: str) -> dict[str, Any]:
-    caller = _front_office(request, subscription_id)
+    caller = front_office(request, subscription_id)
     row = services.accept_offer(subscription_id, now=timezone.now())
     _wait(workflows.start(f"conclude:{row.dossier_id}:r{row.revision}", workflows.conclude, subscription_id))
     return dossier_status(subscription_id, viewer=caller.viewer)
@@ -362,7 +174,7 @@ def accept(request: HttpRequest, subscription_id: str) -> dict[str, Any]:
 def signature_code(request: HttpRequest, subscription_id: str) -> dict[str, Any]:
     """Un code à 6 chiffres est envoyé à l'adresse e-mail du dossier ; il confirme la signature (10 minutes, 5 essais,
     un seul usage)."""
-    caller = _caller(request, subscription_id)
+    caller = caller_of(request, subscription_id)
     if not caller.is_applicant or caller.partner_id is not None:
         raise PermissionDenied("Seul le demandeur reçoit le code de signature.", field="Authorization")
     sent = signature_codes.send_code(subscription_id, now=timezone.now())
@@ -376,7 +188,7 @@ def signature_code(request: HttpRequest, subscription_id: str) -> dict[str, Any]
 )
 def sign(request: HttpRequest, subscription_id: str, payload: SignatureIn) -> dict[str, Any]:
     """Signature électronique intégrée (PAdES) ; puis mandat SEPA et première facture."""
-    caller = _caller(request, subscription_id)
+    caller = caller_of(request, subscription_id)
     if not caller.is_applicant or caller.partner_id is not None:
         raise PermissionDenied("Seul le demandeur signe son contrat.", field="Authorization")
     row = services.check_can_sign(subscription_id)
@@ -392,7 +204,7 @@ def sign(request: HttpRequest, subscription_id: str, payload: SignatureIn) -> di
     summary="Retirer le dossier",
 )
 def withdraw(request: HttpRequest, subscription_id: str, payload: WithdrawalIn) -> dict[str, Any]:
-    caller = _front_office(request, subscription_id)
+    caller = front_office(request, subscription_id)
     row = services.withdraw(subscription_id, reason=payload.reason, now=timezone.now())
     _wait(workflows.start(f"withdrawn:{row.dossier_id}", workflows.after_withdrawal, subscription_id))
     return dossier_status(subscription_id, viewer=caller.viewer)
@@ -405,7 +217,7 @@ def withdraw(request: HttpRequest, subscription_id: str, payload: WithdrawalIn) 
     **_partner_or(Scope.DOSSIERS_READ),
 )
 def document(request: HttpRequest, subscription_id: str, kind: Literal["offer", "contract", "signed-contract"]) -> Any:
-    caller = _reader(request, subscription_id)
+    caller = reader(request, subscription_id)
     category = document_category(kind, health_product=services.is_health_product(subscription_id))
     if not readable(caller.viewer, category):
         raise PermissionDenied("Ce document appartient à un autre département.", field="kind")
@@ -423,7 +235,7 @@ underwriting_router = Router(tags=["souscription médicale"])
 
 @underwriting_router.get("/underwriting/queue", response={200: QueueOut, **ERRORS}, summary="Ma file de travail")
 def my_queue(request: HttpRequest) -> dict[str, Any]:
-    caller = _staff(request, Permission.VIEW_UNDERWRITING_QUEUE)
+    caller = granted(request, Permission.VIEW_UNDERWRITING_QUEUE)
     role = caller.role.value if caller.role else ""
     tasks = underwriting.queue(role)
     return {"role": role, "tasks": [_task_out(task) for task in tasks]}
@@ -433,7 +245,7 @@ def my_queue(request: HttpRequest) -> dict[str, Any]:
     "/underwriting/tasks/{task_id}/report", response={200: TaskDoneOut, **ERRORS}, summary="Rapport d'enquête"
 )
 def file_report(request: HttpRequest, task_id: uuid.UUID, payload: ReportIn) -> dict[str, Any]:
-    caller = _staff(request, Permission.FILE_INVESTIGATION_REPORT)
+    caller = granted(request, Permission.FILE_INVESTIGATION_REPORT)
     task = underwriting.check_task_open_for(task_id, role=Role.INVESTIGATOR.value, kind="investigation")
     row, _dossier = services.load(task.subscription_id)
     now = timezone.now()
@@ -455,7 +267,7 @@ def file_report(request: HttpRequest, task_id: uuid.UUID, payload: ReportIn) -> 
 def estimate(request: HttpRequest, task_id: uuid.UUID, payload: EstimateIn) -> dict[str, Any]:
     """Décision de l'estimateur : accepter (avec ajustement de prime et exclusions), demander des informations au
     demandeur, refuser (réexaminable) ou rejeter définitivement."""
-    caller = _staff(request, Permission.ESTIMATE_RISK)
+    caller = granted(request, Permission.ESTIMATE_RISK)
     task = underwriting.check_task_open_for(task_id, role=Role.ESTIMATOR.value, kind="estimation")
     _wait(
         workflows.start(
@@ -470,7 +282,7 @@ def estimate(request: HttpRequest, task_id: uuid.UUID, payload: EstimateIn) -> d
 )
 def draft_contract(request: HttpRequest, task_id: uuid.UUID) -> dict[str, Any]:
     """Réservé au juriste : le contrat d'un dossier passé en souscription médicale n'est rédigé que par lui."""
-    caller = _staff(request, Permission.DRAFT_CONTRACT)
+    caller = granted(request, Permission.DRAFT_CONTRACT)
     task = underwriting.check_task_open_for(task_id, role=Role.JURIST.value, kind="contract")
     _wait(
         workflows.start(
@@ -497,7 +309,7 @@ billing_router = Router(tags=["facturation"])
 def validate_invoice(request: HttpRequest, invoice_id: uuid.UUID) -> dict[str, Any]:
     """Un comptable ou le lead facturation qui n'a pas rédigé la facture la valide ; elle part alors à l'ERP et
     le contrat devient actif."""
-    caller = _staff(request, Permission.VALIDATE_INVOICE)
+    caller = granted(request, Permission.VALIDATE_INVOICE)
     invoice = billing.check_can_validate(invoice_id, by=caller.user_id or 0)
     row, _dossier = services.load(invoice.subscription_id)
     _wait(
