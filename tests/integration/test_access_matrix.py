@@ -19,7 +19,7 @@ from souscription.access.policy import Category, Permission, Viewer
 from souscription.identity.domain import Department, Role
 from souscription.identity.models import User
 from tests.integration.conftest import PASSWORD, signed_in
-from tests.integration.test_dossier_api import CAR, HEALTH, Applicant, post, staff, validate_first_invoice
+from tests.integration.test_dossier_api import CAR, HEALTH, STEPS, Applicant, post, staff, validate_first_invoice
 
 pytestmark = [
     pytest.mark.integration,
@@ -236,3 +236,39 @@ def test_every_get_operation_of_the_api_keeps_health_bank_and_contact_data_with_
                 if not allowed and any(marker in body for marker in found):
                     leaks.append(f"{who} reads {kind} data at GET {template}")
     assert leaks == []
+
+
+def test_each_role_writes_only_its_departments_fields_and_health_and_bank_answers_come_from_the_applicant() -> None:
+    car = Applicant("garantie_automobile")
+    health = Applicant("prevoyance_individuelle")
+    health.give_health_consent()
+    steps = {
+        car: {
+            step: {k: v for k, v in CAR.items() if k.startswith(prefix)}
+            for step, prefix in STEPS["garantie_automobile"].items()
+        },
+        health: {"health": {k: v for k, v in HEALTH.items() if k.startswith("health.")}},
+    }
+    slices = {
+        "vehicle": {"commercial"},
+        "driver": {"commercial"},
+        "contact": {"contact"},
+        "billing": {"bank", "commercial"},
+    }
+    slices["health"] = {"health"}
+    wrong = []
+    for who in [*Role, "unknown"]:
+        reader = Reader(who)
+        for dossier, answers_by_step in steps.items():
+            for step, answers in answers_by_step.items():
+                code = reader.post(f"/dossiers/{dossier.sid}/steps/{step}", {"answers": answers}).status_code
+                role = reader.viewer.role
+                allowed = policy.may(role, Permission.ACT_ON_DOSSIER) and all(
+                    policy.writable(reader.viewer, Category(found)) for found in slices[step]
+                )
+                if (code == 200) != allowed or (code == 200 and slices[step] & {"health", "bank"}):
+                    wrong.append(f"{who} {step}: {code}")
+    for dossier, answers_by_step in steps.items():  # the applicant answers everything of theirs
+        for step, answers in answers_by_step.items():
+            assert dossier.post(f"/steps/{step}", {"answers": answers}).status_code == 200, step
+    assert wrong == []

@@ -17,9 +17,11 @@ from souscription.access.policy import (
     document_category,
     readable,
     status_field_category,
+    unwritable_slices,
     visible_status,
 )
 from souscription.identity.domain import Department, Role
+from souscription.products.domain import Slice
 
 LEGAL = {role for role in Role if role.department is Department.LEGAL}
 BILLING = {role for role in Role if role.department is Department.BILLING}
@@ -91,3 +93,10 @@ def test_entry_points_query_no_table_directly_so_every_read_goes_through_a_servi
     """A query written in an entry point would bypass the services, where the policy and the audit are applied."""
     source = path.read_text(encoding="utf-8")
     assert not re.search(r"\.objects\b|\.raw\(|connection\.cursor|\bfrom souscription\.\w+\.models import", source)
+
+
+def test_staff_answering_for_a_customer_write_only_their_departments_slices() -> None:
+    every = list(Slice)
+    assert unwritable_slices(Viewer(role=Role.SALES_REP), every) == [Slice.CONTACT, Slice.HEALTH, Slice.BANK]
+    assert unwritable_slices(Viewer(role=Role.CUSTOMER_ADVISOR), every) == [Slice.COMMERCIAL, Slice.HEALTH, Slice.BANK]
+    assert unwritable_slices(Viewer(role=None, is_applicant=True), every) == []

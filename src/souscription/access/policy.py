@@ -11,11 +11,12 @@ action with `may`, and documents with `document_category`; tests walk the whole 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
 from souscription.identity.domain import Role
+from souscription.products.domain import Slice
 
 
 class Category(StrEnum):
@@ -111,6 +112,21 @@ def writable(viewer: Viewer, category: Category) -> bool:
     if viewer.is_applicant:
         return category in {Category.CONTACT, Category.COMMERCIAL, Category.HEALTH, Category.BANK}
     return viewer.role is not None and viewer.role in WRITERS[category]
+
+
+SLICE_CATEGORY: dict[Slice, Category] = {
+    Slice.CONTACT: Category.CONTACT,
+    Slice.COMMERCIAL: Category.COMMERCIAL,
+    Slice.HEALTH: Category.HEALTH,
+    Slice.BANK: Category.BANK,
+}
+"""The category of a product field, by the department slice that keeps it."""
+
+
+def unwritable_slices(viewer: Viewer, slices: Iterable[Slice]) -> list[Slice]:
+    """The slices of a step's answers that `viewer` may not write: a sales rep answers the risk for a customer,
+    customer service their contact details; health answers and bank details come from the applicant alone."""
+    return [found for found in slices if not writable(viewer, SLICE_CATEGORY[found])]
 
 
 def may(role: Role | None, permission: Permission) -> bool:

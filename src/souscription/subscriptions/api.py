@@ -26,7 +26,7 @@ from souscription.partners.auth import PartnerCaller, PartnerKey
 from souscription.partners.domain import Scope
 from souscription.platform.schemas import ErrorsOut
 from souscription.subscriptions import services, signature_codes, workflows
-from souscription.subscriptions.callers import Caller, caller_of, front_office, granted, reader
+from souscription.subscriptions.callers import Caller, caller_of, check_may_write_step, front_office, granted, reader
 from souscription.subscriptions.schemas import (
     DossierStatusOut,
     EstimateIn,
@@ -145,6 +145,7 @@ def submit_step(request: HttpRequest, subscription_id: str, step_id: str, payloa
     modifier un dossier déjà tarifé le remet en brouillon. Quand toutes les étapes sont remplies, le dossier est
     vérifié, tarifé et, si les règles l'exigent, transmis au service juridique."""
     caller = front_office(request, subscription_id)
+    check_may_write_step(caller, subscription_id, payload.answers)
     complete, row = services.submit_step(subscription_id, step_id, payload.answers, now=timezone.now())
     if complete:
         handle = workflows.start(

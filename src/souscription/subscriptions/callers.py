@@ -5,12 +5,14 @@ opened), or a signed-in staff member with a role. One place, so that every endpo
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.http import HttpRequest
 from ninja.utils import check_csrf
 
-from souscription.access.policy import Category, Permission, Viewer, may, readable, roles_granted
+from souscription.access.policy import Category, Permission, Viewer, may, readable, roles_granted, unwritable_slices
 from souscription.audit import context as audit_context
 from souscription.identity.domain import Role
 from souscription.kernel.errors import NotAuthenticated, PermissionDenied
@@ -76,6 +78,19 @@ def reader(request: HttpRequest, subscription_id: str) -> Caller:
     if not readable(caller.viewer, Category.DOSSIER):
         raise PermissionDenied("Votre rôle ne donne pas accès aux dossiers des clients.", field="role")
     return caller
+
+
+def check_may_write_step(caller: Caller, subscription_id: str, answers: Mapping[str, Any]) -> None:
+    """A staff member answering for a customer writes only the fields their department may edit (access policy)."""
+    if caller.is_applicant:
+        return
+    refused = unwritable_slices(caller.viewer, services.slices_of(subscription_id, answers))
+    if refused:
+        names = ", ".join(sorted(str(found) for found in refused))
+        raise PermissionDenied(
+            f"Votre rôle ne peut pas saisir ces réponses pour le client ({names}) : le demandeur les donne lui-même.",
+            field="answers",
+        )
 
 
 def granted(request: HttpRequest, permission: Permission) -> Caller:

@@ -138,6 +138,12 @@ def product_version(row: DossierRow) -> ProductVersion:
     return catalog().version(row.product, row.product_version)
 
 
+def slices_of(subscription_id: str, answers: Mapping[str, Any]) -> set[Slice]:
+    """Which departments' slices these answers belong to, by the dossier's product definition."""
+    row, _dossier = load(subscription_id)
+    return set(product_version(row).definition.split_by_slice(answers))
+
+
 def has_health_fields(definition: Any) -> bool:
     """Whether the product collects health answers: its price factors and offer then reveal health data."""
     return any(spec.sensitive == "health" for spec in definition.fields())
