@@ -163,7 +163,7 @@ def action_violations(reader: Reader, car: Applicant) -> list[str]:
         ),
         Permission.DRAFT_CONTRACT: (f"/underwriting/tasks/{unknown}/contract", None),
         Permission.VALIDATE_INVOICE: (f"/invoices/{unknown}/validation", None),
-        Permission.ACT_ON_DOSSIER: (f"/dossiers/{car.sid}/steps/contact", {"answers": {"customer.country": "FR"}}),
+        Permission.ACT_ON_DOSSIER: (f"/dossiers/{car.sid}/acceptance", None),  # field writes: the test below
         Permission.MANAGE_STAFF: (f"/staff-users/{10**9}/deactivation", None),
     }
     found = []
