@@ -64,7 +64,8 @@ def _opened_dossier(client: Client, **headers: str) -> dict[str, Any]:
     assert response.status_code == 201, response.content
     body: dict[str, Any] = response.json()
     vehicle = {"answers": {k: v for k, v in CAR.items() if k.startswith("vehicle.")}}
-    auth = {"Authorization": f"Bearer {body['applicant_token']}"}
+    # A partner acts with its key (it is never given the applicant's token); anyone else with the token.
+    auth = headers if body["applicant_token"] is None else {"Authorization": f"Bearer {body['applicant_token']}"}
     step = client.post(
         f"/api/v1/dossiers/{body['subscription_id']}/steps/vehicle", vehicle, "application/json", headers=auth
     )

@@ -17,6 +17,7 @@ from souscription.billing import services as billing
 from souscription.consents.domain import Purpose
 from souscription.consents.domain import current_text as consent_text
 from souscription.identity.models import User
+from souscription.platform.models import IdempotencyRecord
 from souscription.sales.models import Offer
 from souscription.simulation import signature_code_in_inbox
 from souscription.subscriptions import paperwork
@@ -324,7 +325,7 @@ def test_a_withdrawn_dossier_is_closed_and_its_open_underwriting_tasks_cancelled
 
 def test_the_same_idempotency_key_and_body_replays_the_first_answer() -> None:
     client = Client()
-    headers = {"Idempotency-Key": "4d7c1f8e-create-1"}
+    headers = {"Idempotency-Key": "4d7c1f8e-5b2a-4c3e-9f10-create00001"}
     body = {"product": "garantie_automobile"}
     first = client.post("/api/v1/dossiers", body, content_type="application/json", headers=headers)
     again = client.post("/api/v1/dossiers", body, content_type="application/json", headers=headers)
@@ -340,6 +341,21 @@ def test_the_same_idempotency_key_and_body_replays_the_first_answer() -> None:
         "message": "Cette Idempotency-Key a déjà servi pour une autre requête : utilisez une nouvelle clé.",
         "field": "Idempotency-Key",
     }
+
+
+def test_without_a_credential_the_key_must_be_unguessable_and_the_table_keeps_no_token_nor_key() -> None:
+    client = Client()
+    body = {"product": "garantie_automobile"}
+    weak = client.post("/api/v1/dossiers", body, content_type="application/json", headers={"Idempotency-Key": "1"})
+    assert weak.status_code == 422
+    assert weak.json()["errors"][0]["code"] == "idempotency_key_too_weak"
+    key = str(uuid.uuid4())
+    opened = client.post("/api/v1/dossiers", body, content_type="application/json", headers={"Idempotency-Key": key})
+    token = opened.json()["applicant_token"]
+    stored = IdempotencyRecord.objects.get()
+    assert key not in stored.key
+    assert token.encode() not in bytes(stored.body)
+    assert b"applicant_token" not in bytes(stored.body)  # sealed with a key only the caller's Idempotency-Key gives
 
 
 def test_an_idempotent_step_submission_is_applied_once() -> None:

@@ -16,6 +16,7 @@ from django.core.management import call_command
 from django.db import connections
 from django.test import Client
 
+from souscription.customers import services as customers
 from souscription.partners import auth as partners_auth
 from souscription.subscriptions.models import Dossier
 
@@ -59,7 +60,7 @@ def test_a_partner_opens_a_dossier_answers_a_step_and_reads_its_status_with_its_
     opened = open_dossier(key)
     assert opened.status_code == 201, opened.content
     sid = opened.json()["subscription_id"]
-    assert opened.json()["applicant_token"]  # handed to the client, who signs with it
+    assert opened.json()["applicant_token"] is None  # the applicant's own: sent to their address, never to the partner
 
     step = call("POST", f"/dossiers/{sid}/steps/vehicle", None, {"answers": VEHICLE}, Authorization=f"Bearer {key}")
     assert step.status_code == 200, step.content
@@ -132,10 +133,18 @@ def test_a_partner_reaches_only_the_dossiers_it_opened() -> None:
     ):
         assert response.status_code == 404
         assert code_of(response) == "dossier_not_found"
-    # The client the first partner opened it for still reaches it with the applicant token.
-    applicant = Client().get(
-        f"/api/v1/dossiers/{sid}", headers={"Authorization": f"Bearer {opened['applicant_token']}"}
-    )
+    # The client the first partner opened it for gets their own token at the address the partner typed for them.
+    contact = {
+        "customer.first_name": "Zoé",
+        "customer.last_name": "Roux",
+        "customer.email": "zoe.roux@exemple.fr",
+        "customer.phone": "+33 6 12 34 56 78",
+        "customer.country": "FR",
+    }
+    assert call("POST", f"/dossiers/{sid}/steps/contact", first, {"answers": contact}).status_code == 200
+    sent = customers.inbox("zoe.roux@exemple.fr")[0]
+    token = sent.body.rsplit(" ", 1)[-1]
+    applicant = Client().get(f"/api/v1/dossiers/{sid}", headers={"Authorization": f"Bearer {token}"})
     assert applicant.status_code == 200
     assert call("GET", f"/dossiers/{sid}/documents/offer", first).json()["errors"][0]["field"] == "kind"
 
@@ -156,7 +165,7 @@ def test_the_secret_is_shown_once_and_kept_nowhere_in_clear() -> None:
 def test_idempotency_keys_are_scoped_to_the_partner_not_to_the_key_nor_the_anonymous_caller() -> None:
     first_key, second_key = new_key("Courtage Roux"), new_key("Courtage Roux")
     other_partner = new_key("Courtage Blanc")
-    headers = {"Idempotency-Key": "ouverture-1"}
+    headers = {"Idempotency-Key": "ouverture-0001-0000000000000000"}  # unguessable, as an anonymous caller needs
     first = open_dossier(first_key, **headers)
     assert first.status_code == 201
     same_partner = open_dossier(second_key, **headers)

@@ -145,7 +145,7 @@ STATUS_FIELDS: dict[str, Category] = {
     "exclusions": Category.HEALTH,
     "tasks": Category.UNDERWRITING,
     "information_requested": Category.UNDERWRITING,
-    "closing_reason": Category.DOSSIER,  # UNDERWRITING once referred: the estimateur's words may reveal health
+    "closing_reason": Category.DOSSIER,  # UNDERWRITING once referred or for a health product: may reveal health
     "invoice_id": Category.BILLING,
 }
 """The unified status's fields that are not Category.DOSSIER, with their category."""
@@ -156,8 +156,8 @@ def status_field_category(field: str, *, health_product: bool, referred: bool) -
     underwritten dossier's closing note reveal health data, so they are Legal's there."""
     if field == "offer.breakdown" and health_product:
         return Category.HEALTH
-    if field == "closing_reason" and referred:
-        return Category.UNDERWRITING
+    if field == "closing_reason" and (referred or health_product):
+        return Category.UNDERWRITING  # a health product's refusal may rest on the health answers
     return STATUS_FIELDS.get(field, Category.DOSSIER)
 
 

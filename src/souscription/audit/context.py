@@ -16,7 +16,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
 from souscription.audit import services
-from souscription.audit.domain import PLATFORM_ACTOR, WORKFLOW_SOURCE, Action, applicant_actor
+from souscription.audit.domain import PLATFORM_ACTOR, WORKFLOW_SOURCE, Action, applicant_actor, mask_text
 from souscription.audit.models import AuditEntry
 
 
@@ -76,7 +76,7 @@ def record_refused_access(*, path: str, method: str, code: str) -> None:
             database="default",
             action=Action.ACCESS_DENIED,
             record_type="request",
-            record_id=f"{method} {path}"[:200],
+            record_id=mask_text(f"{method} {path}")[:200],  # a path may name a customer by email
             details={"code": code},
         )
 
@@ -90,7 +90,9 @@ class AuditActorMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
         source = str(request.META.get("REMOTE_ADDR") or "inconnue")
-        if user.is_authenticated:
+        if user.is_authenticated and getattr(user, "is_customer", False):
+            actor = Actor(f"customer:{user.pk}", "", source)
+        elif user.is_authenticated:
             actor = Actor(str(user.pk), str(getattr(user, "role", "") or ""), source)
         else:
             actor = Actor("anonymous", "", source)

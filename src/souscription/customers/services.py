@@ -152,7 +152,10 @@ class SentMessage:
 
 
 def send_message(*, recipient: str, subject: str, body: str, at: datetime) -> None:
-    Message.objects.create(recipient=recipient.strip().lower(), subject=subject, body=body, sent_at=at)
+    # Bodies carry one-time codes and links, of which the platform keeps only keyed digests: in production the
+    # inbox keeps what was sent and when, never the body (a mail or SMS vendor's adapter delivers it, issue 5).
+    kept = "" if settings.SOUSCRIPTION.is_production else body
+    Message.objects.create(recipient=recipient.strip().lower(), subject=subject, body=kept, sent_at=at)
     if not settings.SOUSCRIPTION.is_production:
         # Embedded mode has no mail server: the message is shown on the console, as Django's console mail backend
         # does, so that a newcomer can follow a verification link or type a code. Never in production.

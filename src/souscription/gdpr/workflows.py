@@ -13,7 +13,7 @@ from dbos import DBOS
 
 from souscription.gdpr import retention
 from souscription.gdpr.domain import Category
-from souscription.platform import workflows
+from souscription.platform import idempotency, workflows
 
 RETENTION_CRON = "0 3 * * *"
 """Every day at 03:00 (Europe/Paris), when the back office is quiet."""
@@ -22,9 +22,17 @@ RETENTION_CRON = "0 3 * * *"
 @workflows.scheduled(name="gdpr_retention", cron=RETENTION_CRON, timezone="Europe/Paris")
 @DBOS.workflow()
 def gdpr_retention(scheduled_time: datetime, context: Any) -> list[dict[str, Any]]:
-    return [
+    outcomes = [
         apply_retention_rule(category.value, scheduled_time.isoformat()) for category in retention.applied_categories()
     ]
+    forget_idempotent_answers(scheduled_time.isoformat())
+    return outcomes
+
+
+@workflows.step()
+def forget_idempotent_answers(now: str) -> int:
+    """The API's remembered answers (they may hold a dossier's status) live a day; the job clears what is older."""
+    return idempotency.purge_expired(now=datetime.fromisoformat(now))
 
 
 @workflows.step()

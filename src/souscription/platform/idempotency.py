@@ -4,14 +4,27 @@ being processed gets 409 (`idempotency_key_in_flight`), so a client's retry neve
 
 Keys are scoped to the caller (a scope a context registered, such as the partner of an API key, else the
 signed-in account, else the bearer token's digest, else the anonymous caller), remembered in the platform
-database, and apply to answers below 500: a server error frees the key so the client may retry with it."""
+database for `RETENTION`, and apply to answers below 500: a server error frees the key so the client may retry.
+
+An answer may hold secrets (the applicant token of a dossier just opened) and personal data, and an anonymous
+caller has no credential but the key: so the key itself is the credential. A key sent without any other credential
+must be unguessable (a UUID or 22+ random characters); the table keeps only a keyed digest of the key, and the
+stored answer is sealed (AES-GCM) with a key derived from the idempotency key, so that neither someone reading the
+table nor another caller guessing a weak key can read or be served someone else's answer."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
+import re
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -23,6 +36,8 @@ from souscription.platform.problems import problems_body
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
 DATABASE = "default"
+RETENTION = timedelta(hours=24)
+_UNGUESSABLE = re.compile(r"^[A-Za-z0-9_-]{22,255}$")
 
 
 def _problem(status: int, code: str, message: str) -> HttpResponse:
@@ -43,10 +58,17 @@ class IdempotencyMiddleware:
                 422, "invalid_idempotency_key", "Idempotency-Key : de 1 à 255 caractères, par exemple un UUID."
             )
         scope = _scope(request)
+        if scope == ANONYMOUS and not _UNGUESSABLE.match(key):
+            return _problem(
+                422,
+                "idempotency_key_too_weak",
+                "Sans compte ni jeton, l'Idempotency-Key doit être imprévisible : un UUID ou 22 caractères aléatoires.",
+            )
+        secret, key = key, _digest(scope, key)
         fingerprint = hashlib.sha256(b"\0".join([request.path.encode(), request.body])).hexdigest()
         record = self._claim(scope, key, fingerprint)
         if record is not None:
-            return self._replay(record, fingerprint)
+            return self._replay(record, fingerprint, secret)
         try:
             response = self.get_response(request)
         except BaseException:
@@ -58,24 +80,24 @@ class IdempotencyMiddleware:
         IdempotencyRecord.objects.filter(scope=scope, key=key).update(
             status_code=response.status_code,
             content_type=response.get("Content-Type", ""),
-            body=response.content,
+            body=_seal(secret, key, response.content),
         )
         return response
 
     @staticmethod
     def _claim(scope: str, key: str, fingerprint: str) -> IdempotencyRecord | None:
         """Reserve the key for this request; return the existing record when the key was already used."""
+        now = timezone.now()
+        IdempotencyRecord.objects.filter(scope=scope, key=key, created_at__lt=now - RETENTION).delete()
         try:
             with transaction.atomic(using=DATABASE):
-                IdempotencyRecord.objects.create(
-                    scope=scope, key=key, request_fingerprint=fingerprint, created_at=timezone.now()
-                )
+                IdempotencyRecord.objects.create(scope=scope, key=key, request_fingerprint=fingerprint, created_at=now)
             return None
         except IntegrityError:
             return IdempotencyRecord.objects.get(scope=scope, key=key)
 
     @staticmethod
-    def _replay(record: IdempotencyRecord, fingerprint: str) -> HttpResponse:
+    def _replay(record: IdempotencyRecord, fingerprint: str, secret: str) -> HttpResponse:
         if record.request_fingerprint != fingerprint:
             return _problem(
                 422,
@@ -86,7 +108,13 @@ class IdempotencyMiddleware:
             return _problem(
                 409, "idempotency_key_in_flight", "La première requête avec cette clé est en cours : réessayez."
             )
-        response = HttpResponse(bytes(record.body), status=record.status_code, content_type=record.content_type)
+        try:
+            body = _open(secret, record.key, bytes(record.body))
+        except InvalidTag:  # sealed under another secret key (rotated): the answer cannot be given again
+            return _problem(
+                409, "idempotency_key_expired", "Cette Idempotency-Key a expiré : utilisez une nouvelle clé."
+            )
+        response = HttpResponse(body, status=record.status_code, content_type=record.content_type)
         response["Idempotent-Replayed"] = "true"
         return response
 
@@ -113,4 +141,35 @@ def _scope(request: HttpRequest) -> str:
     authorization = request.headers.get("Authorization", "")
     if authorization:
         return "bearer:" + hashlib.sha256(authorization.encode()).hexdigest()[:64]
-    return "anonymous"
+    return ANONYMOUS
+
+
+ANONYMOUS = "anonymous"
+
+
+def purge_expired(*, now: datetime) -> int:
+    """Forget the answers older than `RETENTION` (the retention job calls it)."""
+    cutoff = now - RETENTION
+    deleted, _by_model = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
+
+
+def _digest(scope: str, key: str) -> str:
+    return hmac.new(_secret(b"idempotency-key"), f"{scope}\0{key}".encode(), hashlib.sha256).hexdigest()
+
+
+def _body_key(secret: str, digest: str) -> bytes:
+    return hmac.new(_secret(b"idempotency-body"), f"{digest}\0{secret}".encode(), hashlib.sha256).digest()
+
+
+def _seal(secret: str, digest: str, body: bytes) -> bytes:
+    nonce = os.urandom(12)
+    return nonce + AESGCM(_body_key(secret, digest)).encrypt(nonce, body, digest.encode())
+
+
+def _open(secret: str, digest: str, sealed: bytes) -> bytes:
+    return AESGCM(_body_key(secret, digest)).decrypt(sealed[:12], sealed[12:], digest.encode())
+
+
+def _secret(purpose: bytes) -> bytes:
+    return hmac.new(settings.SECRET_KEY.encode(), purpose, hashlib.sha256).digest()

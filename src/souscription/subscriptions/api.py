@@ -117,7 +117,9 @@ def open_dossier(request: HttpRequest, payload: OpenIn) -> Status[Any]:
     )
     body = {
         "subscription_id": opened.subscription_id,
-        "applicant_token": opened.applicant_token,
+        # A partner acts for the applicant but is not them: the consent and the signature stay the applicant's, so
+        # the token goes to the applicant's own address (`services.send_applicant_access`), never to the partner.
+        "applicant_token": None if opener.partner_id else opened.applicant_token,
         "status": dossier_status(opened.subscription_id, viewer=opener.viewer),
     }
     return Status(201, body)
@@ -147,6 +149,8 @@ def submit_step(request: HttpRequest, subscription_id: str, step_id: str, payloa
     caller = front_office(request, subscription_id)
     check_may_write_step(caller, subscription_id, payload.answers)
     complete, row = services.submit_step(subscription_id, step_id, payload.answers, now=timezone.now())
+    if caller.partner_id and "customer.email" in payload.answers:
+        services.send_applicant_access(subscription_id, now=timezone.now())
     if complete:
         handle = workflows.start(
             f"quote:{row.dossier_id}:r{row.revision}", workflows.quote_dossier, subscription_id, row.revision

@@ -91,7 +91,12 @@ class OpenIn(Schema):
 
 class OpenedOut(Schema):
     subscription_id: str
-    applicant_token: str = Field(description="Jeton du demandeur, montré une seule fois : à garder.")
+    applicant_token: str | None = Field(
+        description=(
+            "Jeton du demandeur, montré une seule fois : à garder. Null quand un partenaire ouvre le dossier : le "
+            "jeton est alors envoyé au demandeur, à l'adresse e-mail de ses coordonnées, quand elles sont saisies."
+        )
+    )
     status: DossierStatusOut
 
 

@@ -108,6 +108,26 @@ def load(subscription_id: str, *, for_update: bool = False) -> tuple[DossierRow,
     return row, to_domain(row)
 
 
+def send_applicant_access(subscription_id: str, *, now: datetime) -> None:
+    """A new applicant token, sent to the email of the dossier's contact (a dossier a partner opened): the previous
+    token, if any, stops working."""
+    row, _dossier = load(subscription_id)
+    contact = customers.contact_of(row.customer_id) if row.customer_id else None
+    if contact is None or not contact.email:
+        return
+    token = secrets.token_urlsafe(32)
+    DossierRow.objects.filter(pk=row.pk).update(applicant_token_sha256=_digest(token))
+    customers.send_message(
+        recipient=contact.email,
+        subject=f"Votre dossier de souscription {subscription_id}",
+        body=(
+            f"Bonjour,\n\nVotre courtier a ouvert le dossier {subscription_id} pour vous. Votre jeton d'accès, "
+            f"personnel, pour suivre le dossier, donner vos consentements et signer : {token}"
+        ),
+        at=now,
+    )
+
+
 def applicant_holds(subscription_id: str, token: str) -> bool:
     """Whether `token` is the applicant's token of this dossier (constant-time comparison)."""
     row = DossierRow.objects.filter(subscription_id=subscription_id).only("applicant_token_sha256").first()
