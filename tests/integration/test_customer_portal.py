@@ -312,3 +312,26 @@ def test_the_api_resets_the_password_without_signing_in_and_signs_out_every_sess
     )
     assert visitor.get("/api/v1/portal/account").status_code == 401
     signed_in_customer(visitor, password=NEW_PASSWORD)
+
+
+def test_registering_again_an_unverified_address_replaces_the_earlier_password() -> None:
+    squatter = Client()
+    assert register(squatter, password="Squatteur-Mot-2026").status_code == 202
+    assert register(Client(), password=NEW_PASSWORD).status_code == 202  # the address's owner registers too
+    token = token_in(newest(EMAIL, "Confirmez votre adresse e-mail"))
+    assert Client().post("/espace-client/verification/", {"token": token}).status_code == 302
+    assert password_step(Client(), password="Squatteur-Mot-2026").status_code != 302
+    signed_in_customer(Client(), password=NEW_PASSWORD)
+
+
+def test_a_password_reset_ends_a_sign_in_waiting_for_its_code() -> None:
+    registered()
+    attacker = Client()
+    assert password_step(attacker).status_code == 302  # has the old password, waits for a code
+    reset = Client()
+    reset.post("/espace-client/mot-de-passe-oublie/", {"email": EMAIL})
+    token = token_in(newest(EMAIL, "Choisir un nouveau mot de passe"))
+    reset.post("/espace-client/nouveau-mot-de-passe/", {"token": token, "password": NEW_PASSWORD})
+    again = attacker.post("/api/v1/portal/sign-in/new-code", content_type="application/json")
+    assert again.status_code == 401  # the waiting sign-in ended with the old password: no new code to guess at
+    assert attacker.get("/api/v1/portal/account").status_code == 401

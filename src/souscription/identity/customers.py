@@ -8,6 +8,7 @@ and the owner of an address already used gets a notice instead of a second accou
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Mapping, MutableMapping
 from datetime import datetime
@@ -89,6 +90,11 @@ def register(
             return
     make_password(password)  # the same work as a new account, so the answer's timing tells nothing either
     if existing.is_customer and existing.email_verified_at is None and existing.is_active:
+        # Whoever registers last and then verifies the address owns the account: an earlier, unverified
+        # registration (perhaps someone else's, squatting the address) keeps neither its password nor its names.
+        existing.set_password(password)
+        existing.first_name, existing.last_name = candidate.first_name, candidate.last_name
+        existing.save(update_fields=["password", "first_name", "last_name"])
         token = one_time.issue_token(existing, purpose=Purpose.EMAIL_VERIFICATION, now=now)
         _send_verification(existing, token, page=verification_page, send=send, now=now)
         return
@@ -180,7 +186,9 @@ def send_sign_in_code(*, user: User, send: Outbox, now: datetime) -> None:
 
 
 def start_pending(session: MutableMapping[str, Any], *, user: User) -> None:
-    session[PENDING_KEY] = {"account": int(user.pk), "at": int(time.time())}
+    # The account's session hash binds the pending sign-in to the password it was given with: a reset in between
+    # ends it, as it ends every session.
+    session[PENDING_KEY] = {"account": int(user.pk), "at": int(time.time()), "hash": user.get_session_auth_hash()}
 
 
 def pending_account(session: Mapping[str, Any]) -> User | None:
@@ -194,7 +202,10 @@ def pending_account(session: Mapping[str, Any]) -> User | None:
         return None
     if time.time() - pending["at"] > one_time.CODE_LIFETIME.total_seconds():
         return None
-    return User.objects.filter(pk=pending["account"], account_type=AccountType.CUSTOMER, is_active=True).first()
+    user = User.objects.filter(pk=pending["account"], account_type=AccountType.CUSTOMER, is_active=True).first()
+    if user is None or not hmac.compare_digest(str(pending.get("hash", "")), user.get_session_auth_hash()):
+        return None
+    return user
 
 
 def confirm_code(*, user: User, code: str, now: datetime) -> None:
