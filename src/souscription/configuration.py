@@ -21,6 +21,33 @@ DEPARTMENT_DATABASES = ("customer_service", "sales", "legal", "billing")
 """Aliases of the department databases (seed 004); the platform's own is Django's `default`."""
 
 
+PORTS: dict[str, tuple[str, ...]] = {
+    "crm": ("embedded", "hubspot"),
+    "erp": ("embedded", "odoo"),
+    "signature": ("embedded", "yousign"),
+    "payment": ("embedded", "stripe"),
+    "ticketing": ("embedded", "zendesk"),
+    "open_banking": ("embedded", "gocardless"),
+}
+"""Each integration port and the adapters configuration may pick for it; `embedded` is every port's default."""
+
+VENDORS: dict[str, tuple[str, str]] = {
+    "hubspot": ("HubSpot", "https://api.hubapi.com"),
+    "odoo": ("Odoo", ""),
+    "yousign": ("Yousign", "https://api.yousign.app/v3"),
+    "stripe": ("Stripe", "https://api.stripe.com"),
+    "zendesk": ("Zendesk", ""),
+    "gocardless": ("GoCardless Bank Account Data", "https://bankaccountdata.gocardless.com/api/v2"),
+}
+"""Vendor key: (name, default API base URL). Odoo and Zendesk have no default: each customer has its own host."""
+
+_VENDOR_ACCOUNT_HELP = {
+    "odoo": "the Odoo database name (sent as `X-Odoo-Database`)",
+    "zendesk": "the agent's email address, for `{email}/token` basic authentication",
+    "gocardless": "the `secret_id` of the user secret (the token is the `secret_key`)",
+}
+
+
 class Profile(StrEnum):
     EMBEDDED = "embedded"
     PRODUCTION = "production"
@@ -133,6 +160,39 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 
+
+def _vendor_settings() -> tuple[Setting, ...]:
+    settings: list[Setting] = [
+        Setting(
+            "SOUSCRIPTION_CONNECTORS",
+            "",
+            "Adapters per port, comma-separated `port=adapter` ("
+            + "; ".join(f"{port}: {' or '.join(names)}" for port, names in PORTS.items())
+            + "). A port not named keeps its embedded default.",
+        )
+    ]
+    for key, (name, url) in VENDORS.items():
+        prefix = f"SOUSCRIPTION_{key.upper()}"
+        settings.append(
+            Setting(f"{prefix}_URL", url or None, f"{name}: API base URL" + ("" if url else " (required when used)."))
+        )
+        settings.append(Setting(f"{prefix}_TOKEN", None, f"{name}: API credential, from the vendor's console."))
+        if key in _VENDOR_ACCOUNT_HELP:
+            settings.append(Setting(f"{prefix}_ACCOUNT", None, f"{name}: {_VENDOR_ACCOUNT_HELP[key]}."))
+        settings.append(Setting(f"{prefix}_WEBHOOK_SECRET", None, f"{name}: secret that signs its webhooks."))
+    return tuple(settings)
+
+
+SETTINGS = (
+    *SETTINGS,
+    *_vendor_settings(),
+    Setting(
+        "SOUSCRIPTION_RABBITMQ_URL",
+        "",
+        "Event bus: AMQP URL of RabbitMQ (amqp://user:password@host:5672/vhost). Empty: events are delivered "
+        "in-process (embedded mode).",
+    ),
+)
 _BY_ENV = {setting.env: setting for setting in SETTINGS}
 _EMBEDDED_SECRET_PREFIX = "embedded-"  # noqa: S105 - marks generated keys so production refuses them
 _KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,40}")
@@ -148,6 +208,17 @@ class ConfigurationError(Exception):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("Configuration refusée :\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class VendorAccess:
+    """How to reach one vendor: its API base URL and credentials (empty when not configured)."""
+
+    vendor: str
+    url: str
+    token: str = field(default="", repr=False)
+    account: str = ""
+    webhook_secret: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -178,6 +249,10 @@ class Environment:
     oidc_client_secret: str = field(default="", repr=False)
     oidc_require_mfa: bool = True
     oidc_acr_values: tuple[str, ...] = ()
+    # Integration port -> adapter name; every port is present (`embedded` unless configured).
+    connectors: Mapping[str, str] = field(default_factory=lambda: dict.fromkeys(PORTS, "embedded"))
+    vendors: Mapping[str, VendorAccess] = field(default_factory=dict, repr=False)
+    rabbitmq_url: str = field(default="", repr=False)
 
     @property
     def is_production(self) -> bool:
@@ -263,6 +338,7 @@ def read_environment(env: Mapping[str, str], *, base_dir: Path) -> Environment:
         field_keys=_field_keys(raw("SOUSCRIPTION_FIELD_KEYS") or "", problems),
         audit_signing_key=_audit_signing_key(raw("SOUSCRIPTION_AUDIT_SIGNING_KEY") or "", problems),
         **_oidc(raw, production=production, problems=problems),
+        **_connectors(raw, problems=problems),
     )
     if problems:
         raise ConfigurationError(problems)
@@ -341,6 +417,48 @@ def _oidc(raw: Callable[[str], str | None], *, production: bool, problems: list[
         ),
         "oidc_acr_values": _split(raw("SOUSCRIPTION_OIDC_ACR_VALUES")),
     }
+
+
+def _connectors(raw: Callable[[str], str | None], *, problems: list[str]) -> dict[str, Any]:
+    connectors = dict.fromkeys(PORTS, "embedded")
+    for part in _split(raw("SOUSCRIPTION_CONNECTORS")):
+        port, _, adapter = (piece.strip() for piece in part.partition("="))
+        if port not in PORTS:
+            problems.append(f"SOUSCRIPTION_CONNECTORS : port « {port} » inconnu ({', '.join(PORTS)}).")
+        elif adapter not in PORTS[port]:
+            problems.append(
+                f"SOUSCRIPTION_CONNECTORS : adaptateur « {adapter} » inconnu pour {port} ({' ou '.join(PORTS[port])})."
+            )
+        else:
+            connectors[port] = adapter
+    vendors = {}
+    for key in VENDORS:
+        prefix = f"SOUSCRIPTION_{key.upper()}"
+        vendors[key] = VendorAccess(
+            vendor=key,
+            url=(raw(f"{prefix}_URL") or "").rstrip("/"),
+            token=raw(f"{prefix}_TOKEN") or "",
+            account=(raw(f"{prefix}_ACCOUNT") or "") if key in _VENDOR_ACCOUNT_HELP else "",
+            webhook_secret=raw(f"{prefix}_WEBHOOK_SECRET") or "",
+        )
+    for port, adapter in connectors.items():
+        if adapter == "embedded":
+            continue
+        access, prefix = vendors[adapter], f"SOUSCRIPTION_{adapter.upper()}"
+        for suffix, value in (("URL", access.url), ("TOKEN", access.token), ("WEBHOOK_SECRET", access.webhook_secret)):
+            if not value:
+                problems.append(
+                    f"{prefix}_{suffix} est obligatoire quand {port}={adapter} : "
+                    f"voir docs/integrations.md ({VENDORS[adapter][0]})."
+                )
+        if adapter in _VENDOR_ACCOUNT_HELP and not access.account:
+            problems.append(
+                f"{prefix}_ACCOUNT est obligatoire quand {port}={adapter} : {_VENDOR_ACCOUNT_HELP[adapter]}."
+            )
+    rabbitmq_url = (raw("SOUSCRIPTION_RABBITMQ_URL") or "").strip()
+    if rabbitmq_url and not rabbitmq_url.startswith(("amqp://", "amqps://")):
+        problems.append(f"SOUSCRIPTION_RABBITMQ_URL « {rabbitmq_url} » n'est pas une URL AMQP : amqp://hôte:5672/.")
+    return {"connectors": connectors, "vendors": vendors, "rabbitmq_url": rabbitmq_url}
 
 
 def _audit_signing_key(value: str, problems: list[str]) -> bytes | None:
