@@ -24,7 +24,7 @@ from souscription.subscriptions import paperwork
 from souscription.subscriptions.api import DossierStatusOut
 from souscription.subscriptions.models import DecisionRecord, DossierEvent
 from souscription.underwriting import services as underwriting
-from souscription.underwriting.models import ContractCopy, HealthDeclaration
+from souscription.underwriting.models import ContractCopy, DecisionTrace, HealthDeclaration
 from tests.integration.conftest import signed_in
 
 pytestmark = [
@@ -230,7 +230,11 @@ def test_health_answers_stay_with_legal_and_decisions_cite_them_by_reference() -
         assert decision.health_declaration_id == declaration.id
     referral = decisions.get(name="referral")
     assert referral.rule_set == "prevoyance_individuelle/2026.1/referral"
-    assert [row["rule"] for row in referral.fired] == ["prev-ref-tobacco"]
+    # What fired ("Tabac déclaré.") reveals the answer: the platform's record cites Legal's trace, which holds it.
+    assert referral.result == {} and referral.fired == []
+    trace = DecisionTrace.objects.get(id=referral.legal_trace_id)
+    assert [row["rule"] for row in trace.fired] == ["prev-ref-tobacco"]
+    assert trace.result["referrals"] == [{"reason": "Tabac déclaré."}]
 
 
 def test_every_decision_keeps_its_rule_set_the_rows_that_fired_and_the_inputs() -> None:

@@ -2,15 +2,24 @@
 reach a log, an error answer, another role's answer, or the database (hence the backups) of another department.
 
 The disease exists only as ciphertext in Legal's database, the IBAN only as ciphertext (and its last four characters)
-in Billing's: no database file holds either in clear, and no log line nor answer to another role carries them."""
+in Billing's: no database file holds either in clear, and no log line nor answer to another role carries them.
+
+What the health answers imply is health data too: the price factor they trigger ("Tabac"), the referral reasons
+("Maladie chronique déclarée."), the estimateur's exclusions and notes. Those stay in Legal's database as well,
+and out of DBOS's workflow database, whose step inputs and outputs are pickled there."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
+import pickle
 import secrets
+import sqlite3
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connections
 
 from souscription.identity.domain import Role
@@ -38,11 +47,32 @@ def database_bytes(alias: str) -> bytes:
     return "\n".join(rows).encode()
 
 
+def workflow_database_text() -> str:
+    """Every cell of DBOS's system database, its pickled inputs and outputs unpickled (our own test data)."""
+    path = Path(settings.SOUSCRIPTION_DATA_DIR) / "workflows.sqlite3"
+    cells: list[str] = []
+    with sqlite3.connect(path) as connection:
+        tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            for row in connection.execute(f'SELECT * FROM "{table}"'):
+                cells.extend(_readable(cell) for cell in row if isinstance(cell, str | bytes))
+    return "\n".join(cells)
+
+
+def _readable(cell: str | bytes) -> str:
+    try:
+        return repr(pickle.loads(base64.b64decode(cell, validate=True)))
+    except (binascii.Error, pickle.UnpicklingError, ValueError, EOFError, TypeError, AttributeError, ImportError):
+        return cell.decode(errors="replace") if isinstance(cell, bytes) else cell
+
+
 def test_a_disease_and_an_iban_stay_in_their_departments_through_a_whole_dossier(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     disease = f"Maladie-marqueur-{secrets.token_hex(6)}"
+    exclusion = f"Exclusion-marqueur-{secrets.token_hex(6)}"
+    note = f"Motivation-marqueur-{secrets.token_hex(6)}"
     iban = new_iban()
     answers = {**HEALTH, "health.chronic_disease": True, "health.disease_details": disease, "billing.iban": iban}
     applicant = Applicant("prevoyance_individuelle")
@@ -59,7 +89,13 @@ def test_a_disease_and_an_iban_stay_in_their_departments_through_a_whole_dossier
     bodies.append(done.content)
     estimation = next(t for t in done.json()["status"]["tasks"] if t["kind"] == "estimation")
     estimator, _ = staff("estimator")
-    decision = {"risk_class": "standard", "premium_adjustment_pct": 0, "decision": "approve", "note": "Accepté."}
+    decision = {
+        "risk_class": "aggravated",
+        "premium_adjustment_pct": 25,
+        "exclusions": [exclusion],
+        "decision": "approve",
+        "note": note,
+    }
     bodies.append(post(estimator, f"/underwriting/tasks/{estimation['id']}/estimate", decision).content)
     accepted = applicant.post("/acceptance").json()
     contract = next(t for t in accepted["tasks"] if t["kind"] == "contract")
@@ -80,3 +116,12 @@ def test_a_disease_and_an_iban_stay_in_their_departments_through_a_whole_dossier
         content = database_bytes(alias)
         assert disease.encode() not in content, f"the disease in clear in « {alias} »"
         assert iban.encode() not in content, f"the IBAN in clear in « {alias} »"
+        if alias != "legal":
+            for derived in (exclusion, note, "Tabac", "Maladie chronique", "Ajustement de souscription"):
+                assert derived.encode() not in content, f"« {derived} » (health-derived) in « {alias} »"
+    legal = database_bytes("legal")
+    assert b"Tabac" in legal  # the factor and the reason are kept, with Legal: the search above can find them
+    workflow_state = workflow_database_text()
+    assert "SUB-" in workflow_state  # the search reads the pickled step inputs and outputs
+    for value in (disease, iban, exclusion, note, "Tabac", "Maladie chronique", "Ajustement de souscription"):
+        assert value not in workflow_state, f"« {value} » in the workflow database"

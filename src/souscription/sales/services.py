@@ -109,7 +109,7 @@ def offer_terms(offer_id: uuid.UUID) -> OfferTerms | None:
 
 def offer_document(offer_id: uuid.UUID) -> bytes | None:
     offer = Offer.objects.filter(id=offer_id).only("document").first()
-    return bytes(offer.document) if offer else None
+    return (bytes(offer.document) or None) if offer else None
 
 
 # -- GDPR: access, erasure ---------------------------------------------------------------------------------

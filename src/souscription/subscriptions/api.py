@@ -41,6 +41,7 @@ from souscription.subscriptions.schemas import (
     WithdrawalIn,
 )
 from souscription.subscriptions.status import dossier_status
+from souscription.underwriting import health_products
 from souscription.underwriting import services as underwriting
 
 router = Router(tags=["dossiers"])
@@ -273,12 +274,30 @@ def estimate(request: HttpRequest, task_id: uuid.UUID, payload: EstimateIn) -> d
     """Décision de l'estimateur : accepter (avec ajustement de prime et exclusions), demander des informations au
     demandeur, refuser (réexaminable) ou rejeter définitivement."""
     caller = granted(request, Permission.ESTIMATE_RISK)
-    task = underwriting.check_task_open_for(task_id, role=Role.ESTIMATOR.value, kind="estimation")
-    _wait(
-        workflows.start(
-            f"estimate:{task_id}", workflows.apply_estimate, str(task_id), caller.user_id or 0, payload.dict()
-        )
+    try:
+        task = underwriting.check_task_open_for(task_id, role=Role.ESTIMATOR.value, kind="estimation")
+    except underwriting.TaskNotOpen:
+        # This estimateur's request recorded the estimate but ended before starting its workflow: start it now.
+        recorded = health_products.estimate_of_task(task_id)
+        if recorded is None or recorded[1] != (caller.user_id or 0):
+            raise
+        _wait(workflows.start(f"estimate:{task_id}", workflows.apply_estimate, str(task_id)))
+        return {"task_id": task_id, "status": dossier_status(recorded[0], viewer=caller.viewer)}
+    # Legal records the estimate here, in its own database; the workflow gets the task's id only, so exclusions
+    # and notes never reach the workflow database.
+    underwriting.record_estimate(
+        task_id=task_id,
+        estimator_id=caller.user_id or 0,
+        estimate=underwriting.Estimate(
+            risk_class=payload.risk_class,
+            premium_adjustment_pct=payload.premium_adjustment_pct,
+            exclusions=tuple(payload.exclusions),
+            decision=payload.decision,
+            note=payload.note,
+        ),
+        at=timezone.now(),
     )
+    _wait(workflows.start(f"estimate:{task_id}", workflows.apply_estimate, str(task_id)))
     return {"task_id": task_id, "status": dossier_status(task.subscription_id, viewer=caller.viewer)}
 
 

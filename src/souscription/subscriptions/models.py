@@ -94,6 +94,9 @@ class DecisionRecord(models.Model):
     fired = models.JSONField()
     inputs = models.JSONField()
     health_declaration_id = models.UUIDField(null=True, blank=True)
+    # A health product's result and fired rows reveal health answers: Legal keeps them (`DecisionTrace` of this id),
+    # and `result` and `fired` stay empty here.
+    legal_trace_id = models.UUIDField(null=True, blank=True)
     decided_at = models.DateTimeField()
 
     class Meta:

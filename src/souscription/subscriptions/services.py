@@ -32,6 +32,7 @@ from souscription.subscriptions import domain
 from souscription.subscriptions.domain import Dossier, Quote, Stage
 from souscription.subscriptions.models import Dossier as DossierRow
 from souscription.subscriptions.models import DossierEvent, SubscriptionSequence
+from souscription.underwriting import health_products
 from souscription.underwriting import services as underwriting
 
 DATABASE = "default"
@@ -333,7 +334,8 @@ def document(subscription_id: str, kind: str) -> bytes:
     row, _dossier = load(subscription_id)
     pdf: bytes | None = None
     if kind == "offer" and row.offer_id:
-        pdf = sales.offer_document(row.offer_id)
+        # A health product's offer is Legal's (its breakdown reveals health answers); Sales keeps its totals only.
+        pdf = sales.offer_document(row.offer_id) or health_products.offer_pdf(row.offer_id)
     elif kind in {"contract", "signed-contract"}:
         pdf = underwriting.contract_copy(subscription_id, "drafted" if kind == "contract" else "signed")
     if pdf is None:

@@ -10,6 +10,7 @@ from souscription.products.domain import missing_steps
 from souscription.sales import services as sales
 from souscription.subscriptions import domain, services
 from souscription.subscriptions.domain import Stage
+from souscription.underwriting import health_products
 from souscription.underwriting import services as underwriting
 
 
@@ -32,6 +33,20 @@ def dossier_status(subscription_id: str, *, viewer: Viewer) -> dict[str, Any]:
         invoice_status=row.invoice_status,
     )
     terms = sales.offer_terms(row.offer_id) if row.offer_id else None
+    health_product = services.has_health_fields(definition)
+    breakdown = terms.breakdown if terms else None
+    exclusions = list(row.exclusions)
+    requested: str | None = row.information_requested
+    closing: str | None = row.closing_reason
+    if health_product:
+        # Legal keeps what reveals the health answers; the dossier row holds neutral wording in its place.
+        if row.offer_id and terms:
+            breakdown = health_products.offer_breakdown(row.offer_id) or breakdown
+        texts = health_products.underwriting_texts(subscription_id, revision=row.revision)
+        exclusions = list(texts.exclusions)
+        requested = texts.information_requested if requested == health_products.WITHHELD_REQUEST else requested
+        if closing in {health_products.WITHHELD_DECISION, health_products.WITHHELD_REFUSAL}:
+            closing = texts.closing_reason or closing
     status = {
         "subscription_id": row.subscription_id,
         "customer": {"email": contact.email if contact else None, "country": contact.country if contact else None},
@@ -53,17 +68,17 @@ def dossier_status(subscription_id: str, *, viewer: Viewer) -> dict[str, Any]:
                 "frequency": terms.frequency,
                 "currency": terms.currency,
                 "valid_until": terms.valid_until,
-                "breakdown": terms.breakdown,
+                "breakdown": breakdown,
             }
             if terms and row.premium_cents is not None
             else None
         ),
-        "exclusions": list(row.exclusions),
-        "information_requested": row.information_requested or None,
-        "closing_reason": row.closing_reason or None,
+        "exclusions": exclusions,
+        "information_requested": requested or None,
+        "closing_reason": closing or None,
         "tasks": [{"id": t.id, "kind": t.kind, "role": t.role, "status": t.status, "due_on": t.due_on} for t in tasks],
         "invoice_id": row.invoice_id,
         "revision": row.revision,
         "updated_at": row.updated_at,
     }
-    return visible_status(status, viewer, health_product=services.has_health_fields(definition))
+    return visible_status(status, viewer, health_product=health_product)

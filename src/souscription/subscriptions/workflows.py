@@ -30,6 +30,7 @@ from souscription.sales import services as sales
 from souscription.subscriptions import paperwork, services
 from souscription.subscriptions.domain import ActivationChecks, Quote, Stage, Verdict
 from souscription.subscriptions.models import DecisionRecord
+from souscription.underwriting import health_products
 from souscription.underwriting import services as underwriting
 
 DATABASE = services.DATABASE
@@ -45,17 +46,21 @@ def quote_dossier(subscription_id: str, revision: int) -> str:
     outcome = decide(subscription_id, revision)
     if outcome["stage"] != Stage.VALIDATED:
         return str(outcome["stage"])
-    if not outcome["referral_reasons"]:
-        issue_offer(subscription_id, revision, outcome["breakdown"], outcome["valid_until"])
+    if not outcome["referred"]:
+        if outcome["health"]:
+            keep_health_offer(subscription_id, revision, 0, outcome["valid_until"])
+        issue_offer(subscription_id, revision, 0, outcome["valid_until"])
     stage = price_and_refer(subscription_id, revision, outcome)
     if stage == Stage.REFERRED:
-        open_underwriting(subscription_id, tuple(outcome["referral_reasons"]))
+        open_underwriting(subscription_id, revision)
     return stage
 
 
 @workflows.step()
 def decide(subscription_id: str, revision: int) -> dict[str, Any]:
-    """Completeness, eligibility, price and referral, each recorded with its trace; validated or declined."""
+    """Completeness, eligibility, price and referral, each recorded with its trace; validated or declined.
+
+    What it returns is kept by DBOS in the workflow database: amounts and flags only, never a reason or a factor."""
     now = timezone.now()
     with transaction.atomic(using=DATABASE):
         row, dossier = services.load(subscription_id, for_update=True)
@@ -76,6 +81,8 @@ def decide(subscription_id: str, revision: int) -> dict[str, Any]:
         for decision in (eligibility, pricing, referral):
             recorder.record(decision)
         refusals = tuple(str(r["reason"]) for r in eligibility.result.get("refusals") or [])
+        if refusals and recorder.health_product:
+            refusals = (health_products.WITHHELD_REFUSAL,)
         dossier.validate(eligibility=Verdict(not refusals, refusals), completeness=Verdict(True), now=now)
         if refusals:
             row.closing_reason = " ; ".join(refusals)
@@ -91,30 +98,46 @@ def decide(subscription_id: str, revision: int) -> dict[str, Any]:
                 "stage": dossier.stage.value,
             },
         )
-    breakdown = price_breakdown(pricing.result, frequency=str(answers["billing.frequency"])).as_dict()
+    breakdown = price_breakdown(pricing.result, frequency=str(answers["billing.frequency"]))
     return {
         "stage": dossier.stage.value,
-        "breakdown": breakdown,
-        "referral_reasons": [str(r["reason"]) for r in referral.result.get("referrals") or []],
+        "health": recorder.health_product,
+        "referred": bool(referral.result.get("referrals")),
+        "total_cents": breakdown.total_cents,
+        "currency": breakdown.currency,
         "valid_until": services.offer_validity(version, now).isoformat(),
     }
 
 
 @workflows.step()
-def issue_offer(subscription_id: str, revision: int, breakdown: dict[str, Any], valid_until: str) -> None:
-    """Sales issues the offer and its PDF (a page merged with the general conditions)."""
+def keep_health_offer(subscription_id: str, revision: int, adjustment_pct: int, valid_until: str) -> None:
+    """Legal keeps a health product's detailed offer (breakdown and PDF): its factors reveal health answers."""
+    now = timezone.now()
+    row, _dossier = services.load(subscription_id)
+    breakdown = _breakdown(row, revision, adjustment_pct)
+    pdf = _offer_pdf(row, breakdown, valid_until, now)
+    health_products.keep_offer_copy(
+        offer_id=_offer_id(subscription_id, revision),
+        subscription_id=subscription_id,
+        breakdown=breakdown,
+        pdf=pdf,
+        at=now,
+    )
+
+
+@workflows.step()
+def issue_offer(subscription_id: str, revision: int, adjustment_pct: int, valid_until: str) -> None:
+    """Sales issues the offer: with its breakdown and PDF (a page merged with the general conditions), or, for a
+    health product, its totals only (Legal keeps the rest)."""
     now = timezone.now()
     row, _dossier = services.load(subscription_id)
     version = services.product_version(row)
+    breakdown = _breakdown(row, revision, adjustment_pct)
+    if services.has_health_fields(version.definition):
+        breakdown, pdf = _totals(breakdown), b""
+    else:
+        pdf = _offer_pdf(row, breakdown, valid_until, now)
     until = datetime.fromisoformat(valid_until)
-    pdf = paperwork.offer_pdf(
-        version,
-        subscription_id=subscription_id,
-        answers=services.answers_of(row),
-        breakdown=breakdown,
-        valid_until=until.date(),
-        issued_on=now.date(),
-    )
     sales.issue_offer(_terms(subscription_id, revision, breakdown, until), document=pdf, at=now)
 
 
@@ -125,22 +148,24 @@ def price_and_refer(subscription_id: str, revision: int, outcome: dict[str, Any]
         row, dossier = services.load(subscription_id, for_update=True)
         if row.revision != revision or dossier.stage is not Stage.VALIDATED:
             return "superseded"
-        breakdown, reasons = outcome["breakdown"], tuple(outcome["referral_reasons"])
         valid_until = datetime.fromisoformat(outcome["valid_until"])
-        dossier.price(Quote(int(breakdown["total_cents"]), breakdown["currency"], valid_until), now=now)
-        if reasons:
+        dossier.price(Quote(int(outcome["total_cents"]), str(outcome["currency"]), valid_until), now=now)
+        if outcome["referred"]:
+            reasons = (
+                (health_products.WITHHELD_REFERRAL,) if outcome["health"] else tuple(_referral_reasons(row, revision))
+            )
             dossier.refer(Verdict(True, reasons), now=now)
         services.save(row, dossier, now=now)
-        if not reasons:
+        if not outcome["referred"]:
             row.offer_id = _offer_id(subscription_id, revision)
             row.save(update_fields=["offer_id"])
     return dossier.stage.value
 
 
 @workflows.step()
-def open_underwriting(subscription_id: str, reasons: tuple[str, ...]) -> None:
+def open_underwriting(subscription_id: str, revision: int) -> None:
     """Legal: an investigation for the enquêteur; straight to estimation when a report already exists (the
-    applicant answered an information request)."""
+    applicant answered an information request). The task carries the referral's reasons, read from the decision."""
     now = timezone.now()
     row, _dossier = services.load(subscription_id)
     investigated = bool(underwriting.investigation_reports(subscription_id))
@@ -154,7 +179,7 @@ def open_underwriting(subscription_id: str, reasons: tuple[str, ...]) -> None:
         subscription_id=subscription_id,
         kind=kind,
         role=role.value,
-        reasons=reasons,
+        reasons=tuple(_referral_reasons(row, revision)),
         due_on=_due(now, days),
         at=now,
     )
@@ -164,86 +189,81 @@ def open_underwriting(subscription_id: str, reasons: tuple[str, ...]) -> None:
 
 
 @DBOS.workflow()
-def apply_estimate(task_id: str, estimator_id: int, estimate: dict[str, Any]) -> str:
-    subscription_id = record_estimate(task_id, estimator_id, estimate)
-    decision = estimate["decision"]
-    if decision == "approve":
-        terms = approved_terms(subscription_id, int(estimate["premium_adjustment_pct"]))
-        issue_offer(subscription_id, terms["revision"], terms["breakdown"], terms["valid_until"])
-        return underwrite(subscription_id, terms, list(estimate["exclusions"]))
-    return close_on_estimate(subscription_id, decision, str(estimate["note"]))
+def apply_estimate(task_id: str) -> str:
+    """The estimateur's decision, recorded in Legal by the request that made it: the workflow gets only its id."""
+    terms = estimate_terms(task_id)
+    subscription_id = str(terms["subscription_id"])
+    if terms["decision"] != "approve":
+        return close_on_estimate(subscription_id, task_id)
+    revision, adjustment = int(terms["revision"]), int(terms["premium_adjustment_pct"])
+    if terms["health"]:
+        keep_health_offer(subscription_id, revision, adjustment, terms["valid_until"])
+    issue_offer(subscription_id, revision, adjustment, terms["valid_until"])
+    return underwrite(subscription_id, revision, terms["valid_until"])
 
 
 @workflows.step()
-def record_estimate(task_id: str, estimator_id: int, estimate: dict[str, Any]) -> str:
-    found = underwriting.task(uuid.UUID(task_id))
-    underwriting.record_estimate(
-        task_id=found.id,
-        estimator_id=estimator_id,
-        estimate=underwriting.Estimate(
-            risk_class=str(estimate["risk_class"]),
-            premium_adjustment_pct=int(estimate["premium_adjustment_pct"]),
-            exclusions=tuple(estimate["exclusions"]),
-            decision=str(estimate["decision"]),
-            note=str(estimate["note"]),
-        ),
-        at=timezone.now(),
-    )
-    return found.subscription_id
-
-
-@workflows.step()
-def approved_terms(subscription_id: str, adjustment_pct: int) -> dict[str, Any]:
-    """The underwritten price: the pricing decision's result with the estimateur's adjustment as one more factor."""
-    now = timezone.now()
+def estimate_terms(task_id: str) -> dict[str, Any]:
+    found = health_products.estimate_of_task(uuid.UUID(task_id))
+    if found is None:
+        raise RuntimeError(f"task {task_id}: no estimate recorded")
+    subscription_id, _estimator, estimate = found
     row, _dossier = services.load(subscription_id)
-    pricing = DecisionRecord.objects.filter(dossier=row, revision=row.revision, name="pricing").last()
-    if pricing is None:
-        raise RuntimeError(f"{subscription_id}: no pricing decision for revision {row.revision}")
-    result = dict(pricing.result)
-    if adjustment_pct:
-        multiplier = str((Decimal(100 + adjustment_pct) / 100).normalize())
-        result["factors"] = [
-            *result.get("factors", []),
-            {"name": "Ajustement de souscription", "multiplier": multiplier},
-        ]
-    frequency = str(sales.dossier_answers(subscription_id)["billing.frequency"])
-    breakdown = price_breakdown(result, frequency=frequency).as_dict()
     version = services.product_version(row)
     return {
+        "subscription_id": subscription_id,
+        "decision": estimate.decision,
+        "premium_adjustment_pct": estimate.premium_adjustment_pct,
         "revision": row.revision,
-        "breakdown": breakdown,
-        "valid_until": services.offer_validity(version, now).isoformat(),
+        "health": services.has_health_fields(version.definition),
+        "valid_until": services.offer_validity(version, timezone.now()).isoformat(),
     }
 
 
 @workflows.step()
-def underwrite(subscription_id: str, terms: dict[str, Any], exclusions: list[str]) -> str:
+def underwrite(subscription_id: str, revision: int, valid_until: str) -> str:
+    """Underwritten at the offer's price; the exclusions stay in Legal's estimate, which the contract reads."""
     now = timezone.now()
     with transaction.atomic(using=DATABASE):
         row, dossier = services.load(subscription_id, for_update=True)
-        if dossier.stage is not Stage.REFERRED or row.revision != terms["revision"]:
+        if dossier.stage is not Stage.REFERRED or row.revision != revision:
             return dossier.stage.value
+        offer = sales.offer_terms(_offer_id(subscription_id, revision))
+        if offer is None:
+            raise RuntimeError(f"{subscription_id}: underwritten without an offer")
+        estimate = underwriting.latest_estimate(subscription_id)
+        health = services.has_health_fields(services.product_version(row).definition)
+        exclusions = () if health or estimate is None else estimate.exclusions
         dossier.underwrite(
-            premium_cents=int(terms["breakdown"]["total_cents"]),
-            exclusions=tuple(exclusions),
-            valid_until=datetime.fromisoformat(terms["valid_until"]),
+            premium_cents=offer.premium_cents,
+            exclusions=exclusions,
+            valid_until=datetime.fromisoformat(valid_until),
             now=now,
         )
-        row.exclusions = exclusions
+        row.exclusions = list(exclusions)
         services.save(row, dossier, now=now)
-        row.offer_id = _offer_id(subscription_id, row.revision)
+        row.offer_id = offer.offer_id
         row.save(update_fields=["offer_id"])
     return dossier.stage.value
 
 
 @workflows.step()
-def close_on_estimate(subscription_id: str, decision: str, note: str) -> str:
+def close_on_estimate(subscription_id: str, task_id: str) -> str:
     now = timezone.now()
+    found = health_products.estimate_of_task(uuid.UUID(task_id))
+    if found is None:
+        raise RuntimeError(f"task {task_id}: no estimate recorded")
+    decision, note = found[2].decision, found[2].note
     with transaction.atomic(using=DATABASE):
         row, dossier = services.load(subscription_id, for_update=True)
         if dossier.stage is not Stage.REFERRED:
             return dossier.stage.value
+        if services.has_health_fields(services.product_version(row).definition):
+            note = (
+                health_products.WITHHELD_REQUEST
+                if decision == "request_information"
+                else health_products.WITHHELD_DECISION
+            )
         if decision == "request_information":
             if dossier.information_requested is None:
                 dossier.request_information(note, now=now)
@@ -255,6 +275,53 @@ def close_on_estimate(subscription_id: str, decision: str, note: str) -> str:
             row.closing_reason = note
         services.save(row, dossier, now=now)
     return dossier.stage.value
+
+
+def _breakdown(row: Any, revision: int, adjustment_pct: int) -> dict[str, Any]:
+    """The revision's price from its pricing decision, with the estimateur's adjustment as one more factor."""
+    result = _decision_result(row, revision, "pricing")
+    if adjustment_pct:
+        multiplier = str((Decimal(100 + adjustment_pct) / 100).normalize())
+        result["factors"] = [
+            *result.get("factors", []),
+            {"name": "Ajustement de souscription", "multiplier": multiplier},
+        ]
+    frequency = str(sales.dossier_answers(row.subscription_id)["billing.frequency"])
+    return price_breakdown(result, frequency=frequency).as_dict()
+
+
+def _totals(breakdown: dict[str, Any]) -> dict[str, Any]:
+    """What Sales keeps of a health product's breakdown: amounts and tax, no base nor factors."""
+    keep = ("currency", "premium_before_tax_cents", "tax", "total_cents", "frequency", "instalment_cents")
+    return {key: breakdown[key] for key in keep}
+
+
+def _offer_pdf(row: Any, breakdown: dict[str, Any], valid_until: str, now: datetime) -> bytes:
+    return paperwork.offer_pdf(
+        services.product_version(row),
+        subscription_id=row.subscription_id,
+        answers=services.answers_of(row),
+        breakdown=breakdown,
+        valid_until=datetime.fromisoformat(valid_until).date(),
+        issued_on=now.date(),
+    )
+
+
+def _decision_result(row: Any, revision: int, name: str) -> dict[str, Any]:
+    """A decision's result: from Legal for a health product, else from the platform's record."""
+    record = DecisionRecord.objects.filter(dossier=row, revision=revision, name=name).last()
+    if record is None:
+        raise RuntimeError(f"{row.subscription_id}: no {name} decision for revision {revision}")
+    if record.legal_trace_id is None:
+        return dict(record.result)
+    result = health_products.decision_result(row.subscription_id, revision, name)
+    if result is None:
+        raise RuntimeError(f"{row.subscription_id}: Legal has no {name} trace for revision {revision}")
+    return result
+
+
+def _referral_reasons(row: Any, revision: int) -> list[str]:
+    return [str(r["reason"]) for r in _decision_result(row, revision, "referral").get("referrals") or []]
 
 
 # -- contract: drafted, sent for signature -----------------------------------------------------------------------
@@ -308,14 +375,18 @@ def draft_contract(subscription_id: str, task_id: str, jurist_id: int | None = N
     row, _dossier = services.load(subscription_id)
     version = services.product_version(row)
     terms = sales.offer_terms(row.offer_id) if row.offer_id else None
-    if terms is None:
+    if terms is None or row.offer_id is None:
         raise RuntimeError(f"{subscription_id}: accepted without an offer")
+    breakdown = terms.breakdown
+    if services.has_health_fields(version.definition):
+        breakdown = health_products.offer_breakdown(row.offer_id) or breakdown
+    estimate = underwriting.latest_estimate(subscription_id) if row.referred else None
     pdf = paperwork.contract_pdf(
         version,
         subscription_id=subscription_id,
         answers=services.answers_of(row),
-        breakdown=terms.breakdown,
-        exclusions=list(row.exclusions),
+        breakdown=breakdown,
+        exclusions=list(estimate.exclusions) if estimate and estimate.decision == "approve" else [],
         drafted_by="le service juridique" if jurist_id else "souscription automatique (modèle validé)",
         effective_on=now.date() + timedelta(days=1),
         issued_on=now.date(),
@@ -506,6 +577,7 @@ class _Recorder:
         self.row, self.revision, self.health_id, self.now = row, revision, health_id, now
         self.sensitive = [spec.name.split(".") for spec in definition.fields() if spec.sensitive]
         self.key = definition.key
+        self.health_product = any(spec.sensitive == "health" for spec in definition.fields())
 
     def completeness(self, missing: tuple[str, ...]) -> None:
         DecisionRecord.objects.create(
@@ -520,16 +592,32 @@ class _Recorder:
         )
 
     def record(self, decision: Any) -> None:
-        trace = decision.as_trace()
+        """A health product's result and fired rows go to Legal (written first: a replay rewrites nothing)."""
+        trace, name = decision.as_trace(), decision.rule_set.rsplit("/", 1)[-1]
+        result, fired, legal_trace_id = decision.result, trace["fired"], None
+        if self.health_product:
+            legal_trace_id = uuid.uuid5(uuid.NAMESPACE_URL, f"decision:{self.row.id}:r{self.revision}:{name}")
+            health_products.keep_decision_trace(
+                trace_id=legal_trace_id,
+                subscription_id=self.row.subscription_id,
+                revision=self.revision,
+                name=name,
+                rule_set=decision.rule_set,
+                result=result,
+                fired=fired,
+                decided_at=self.now,
+            )
+            result, fired = {}, []
         DecisionRecord.objects.create(
             dossier=self.row,
             revision=self.revision,
-            name=decision.rule_set.rsplit("/", 1)[-1],
+            name=name,
             rule_set=decision.rule_set,
-            result=decision.result,
-            fired=trace["fired"],
+            result=result,
+            fired=fired,
             inputs=_without(trace["inputs"], self.sensitive),
             health_declaration_id=self.health_id,
+            legal_trace_id=legal_trace_id,
             decided_at=self.now,
         )
 

@@ -128,6 +128,46 @@ class ContractCopy(models.Model):
         return f"{self.subscription_id} · {self.get_kind_display()}"
 
 
+class DecisionTrace(models.Model):
+    """A health product's decision (eligibility, pricing, referral) with what it fired: its result names the
+    factors and reasons the health answers triggered ("Tabac déclaré."), so it is Legal's. The platform's
+    `DecisionRecord` of the same id keeps the rule set and the inputs without health answers, and cites this row."""
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    subscription_id = models.CharField(_("souscription"), max_length=20, db_index=True)
+    revision = models.PositiveIntegerField(_("révision"))
+    name = models.CharField(_("décision"), max_length=32)
+    rule_set = models.CharField(_("jeu de règles"), max_length=120)
+    result = models.JSONField(_("résultat"))
+    fired = models.JSONField(_("règles déclenchées"), default=list)
+    decided_at = models.DateTimeField(_("décidé le"))
+
+    class Meta:
+        verbose_name = _("trace de décision (produit santé)")
+        ordering = ("decided_at",)
+
+    def __str__(self) -> str:
+        return f"{self.subscription_id} r{self.revision} · {self.name}"
+
+
+class OfferCopy(models.Model):
+    """A health product's offer as the applicant reads it: the detailed breakdown (its factors reveal health
+    answers) and the PDF. Sales keeps the offer's totals only."""
+
+    id = models.UUIDField(primary_key=True, editable=False)  # the offer's id in Sales
+    subscription_id = models.CharField(_("souscription"), max_length=20, db_index=True)
+    breakdown = models.JSONField(_("détail du tarif"))
+    pdf = models.BinaryField(_("document PDF"))
+    created_at = models.DateTimeField(_("créé le"))
+
+    class Meta:
+        verbose_name = _("offre détaillée (produit santé)")
+        ordering = ("created_at",)
+
+    def __str__(self) -> str:
+        return f"{self.subscription_id} · {self.id}"
+
+
 class DataKey(DataKeyBase):
     """The data keys of Legal's encrypted fields, one per dossier, kept in Legal's database beside its data."""
 

@@ -15,8 +15,10 @@ from souscription.platform.encryption.keyring import DataKeyShredded
 from souscription.underwriting.models import (
     ContractCopy,
     DataKey,
+    DecisionTrace,
     HealthDeclaration,
     InvestigationReport,
+    OfferCopy,
     RiskEstimate,
     UnderwritingTask,
 )
@@ -50,6 +52,23 @@ def customer_data(*, customer_id: uuid.UUID, subscription_ids: list[str]) -> dic
             for e in RiskEstimate.objects.filter(subscription_id__in=subscription_ids).order_by("decided_at")
         ],
         "contract_copies": contract_copies(subscription_ids),
+        "decisions": [
+            {
+                "id": d.id,
+                "subscription_id": d.subscription_id,
+                "revision": d.revision,
+                "name": d.name,
+                "rule_set": d.rule_set,
+                "result": d.result,
+                "fired": d.fired,
+                "decided_at": d.decided_at,
+            }
+            for d in DecisionTrace.objects.filter(subscription_id__in=subscription_ids)
+        ],
+        "offers": [
+            {"id": o.id, "subscription_id": o.subscription_id, "breakdown": o.breakdown, "created_at": o.created_at}
+            for o in OfferCopy.objects.filter(subscription_id__in=subscription_ids).defer("pdf")
+        ],
     }
 
 
@@ -101,7 +120,8 @@ def contract_copies(subscription_ids: list[str]) -> list[dict[str, Any]]:
 
 def erase_dossier(*, subscription_id: str, dry_run: bool, reason: str) -> dict[str, int]:
     """Erase a dossier's Legal slice: its data key destroyed (health answers unreadable everywhere, backups
-    included), then declarations, tasks, reports, estimates and the drafted copy deleted. The signed contract
+    included), then declarations, tasks, reports, estimates, a health product's decision traces and detailed
+    offers, and the drafted copy deleted. The signed contract
     stays: it is kept for the legal retention period (listed by `contract_copies`)."""
     with transaction.atomic(using=DATABASE):
         querysets = {
@@ -110,6 +130,8 @@ def erase_dossier(*, subscription_id: str, dry_run: bool, reason: str) -> dict[s
             "investigation_reports": InvestigationReport.objects.filter(subscription_id=subscription_id),
             "risk_estimates": RiskEstimate.objects.filter(subscription_id=subscription_id),
             "drafted_contracts": ContractCopy.objects.filter(subscription_id=subscription_id, kind="drafted"),
+            "decision_traces": DecisionTrace.objects.filter(subscription_id=subscription_id),
+            "offer_copies": OfferCopy.objects.filter(subscription_id=subscription_id),
         }
         counts = {name: rows.count() for name, rows in querysets.items()}
         counts["data_keys_destroyed"] = DataKey.objects.filter(subject=subscription_id).count()
