@@ -48,6 +48,10 @@ _VENDOR_ACCOUNT_HELP = {
 }
 
 
+_NO_WEBHOOKS = frozenset({"odoo", "gocardless"})
+"""Vendors that send no webhooks: the platform reads their states back (Odoo's payment state, bank consents)."""
+
+
 class Profile(StrEnum):
     EMBEDDED = "embedded"
     PRODUCTION = "production"
@@ -187,6 +191,11 @@ SETTINGS = (
     *SETTINGS,
     *_vendor_settings(),
     Setting(
+        "SOUSCRIPTION_CONNECTOR_PARK_SECONDS",
+        "30",
+        "First wait of a vendor call parked because the vendor is unavailable (doubles at each try, up to 600 s).",
+    ),
+    Setting(
         "SOUSCRIPTION_RABBITMQ_URL",
         "",
         "Event bus: AMQP URL of RabbitMQ (amqp://user:password@host:5672/vhost). Empty: events are delivered "
@@ -253,6 +262,7 @@ class Environment:
     connectors: Mapping[str, str] = field(default_factory=lambda: dict.fromkeys(PORTS, "embedded"))
     vendors: Mapping[str, VendorAccess] = field(default_factory=dict, repr=False)
     rabbitmq_url: str = field(default="", repr=False)
+    connector_park_seconds: int = 30
 
     @property
     def is_production(self) -> bool:
@@ -445,7 +455,10 @@ def _connectors(raw: Callable[[str], str | None], *, problems: list[str]) -> dic
         if adapter == "embedded":
             continue
         access, prefix = vendors[adapter], f"SOUSCRIPTION_{adapter.upper()}"
-        for suffix, value in (("URL", access.url), ("TOKEN", access.token), ("WEBHOOK_SECRET", access.webhook_secret)):
+        needed = [("URL", access.url), ("TOKEN", access.token)]
+        if adapter not in _NO_WEBHOOKS:
+            needed.append(("WEBHOOK_SECRET", access.webhook_secret))
+        for suffix, value in needed:
             if not value:
                 problems.append(
                     f"{prefix}_{suffix} est obligatoire quand {port}={adapter} : "
@@ -458,7 +471,10 @@ def _connectors(raw: Callable[[str], str | None], *, problems: list[str]) -> dic
     rabbitmq_url = (raw("SOUSCRIPTION_RABBITMQ_URL") or "").strip()
     if rabbitmq_url and not rabbitmq_url.startswith(("amqp://", "amqps://")):
         problems.append(f"SOUSCRIPTION_RABBITMQ_URL « {rabbitmq_url} » n'est pas une URL AMQP : amqp://hôte:5672/.")
-    return {"connectors": connectors, "vendors": vendors, "rabbitmq_url": rabbitmq_url}
+    park = _parse_int(
+        "SOUSCRIPTION_CONNECTOR_PARK_SECONDS", raw("SOUSCRIPTION_CONNECTOR_PARK_SECONDS"), problems, low=1, high=600
+    )
+    return {"connectors": connectors, "vendors": vendors, "rabbitmq_url": rabbitmq_url, "connector_park_seconds": park}
 
 
 def _audit_signing_key(value: str, problems: list[str]) -> bytes | None:

@@ -231,7 +231,8 @@ def test_health_answers_stay_with_legal_and_decisions_cite_them_by_reference() -
     referral = decisions.get(name="referral")
     assert referral.rule_set == "prevoyance_individuelle/2026.1/referral"
     # What fired ("Tabac déclaré.") reveals the answer: the platform's record cites Legal's trace, which holds it.
-    assert referral.result == {} and referral.fired == []
+    assert referral.result == {}
+    assert referral.fired == []
     trace = DecisionTrace.objects.get(id=referral.legal_trace_id)
     assert [row["rule"] for row in trace.fired] == ["prev-ref-tobacco"]
     assert trace.result["referrals"] == [{"reason": "Tabac déclaré."}]

@@ -46,6 +46,11 @@ def logging_config(*, level: str, json: bool) -> dict[str, Any]:
         "root": {"handlers": ["stderr"], "level": level},
         "loggers": {
             "django.db.backends": {"level": "WARNING"},
+            # httpx logs every vendor request's URL at INFO, and a URL can name a customer (an email as a CRM id);
+            # pika logs each failed reconnection with a traceback at ERROR: the bus logs its own warning.
+            "httpx": {"level": "WARNING"},
+            "httpcore": {"level": "WARNING"},
+            "pika": {"level": "CRITICAL"},
             "dbos": {"level": "WARNING" if level == "INFO" else level, "propagate": True},
         },
     }

@@ -33,6 +33,7 @@ log = structlog.get_logger(__name__)
 _lock = threading.Lock()
 _state: dict[str, Any] = {"launched": False, "executor_id": None, "url": None, "lock": None}
 _schedules: dict[str, dict[str, Any]] = {}
+_queues: dict[str, dict[str, Any]] = {}
 
 
 def dbos_config(env: Environment, *, executor_id: str | None = None) -> DBOSConfig:
@@ -66,6 +67,8 @@ def launch(env: Environment, *, executor_id: str | None = None) -> None:
             DBOS.launch()
             if _schedules:
                 DBOS.apply_schedules(list(_schedules.values()))  # type: ignore[arg-type]
+            for name, options in _queues.items():
+                DBOS.register_queue(name, on_conflict="always_update", **options)
         except BaseException:
             executor_lock.release()
             raise
@@ -128,6 +131,12 @@ def scheduled(*, name: str, cron: str, timezone: str | None = None) -> Callable[
         return function
 
     return decorate
+
+
+def queue(name: str, **options: Any) -> None:
+    """Declare a DBOS queue (limits: `worker_concurrency`, `limiter={"limit", "period"}`); DBOS 3 persists queues
+    in its system database, so `launch` registers them after starting, replacing what an older release stored."""
+    _queues[name] = options
 
 
 def step(**options: Any) -> Callable[[Callable[P, R]], Callable[P, R]]:

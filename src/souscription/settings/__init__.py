@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "souscription.consents",
     "souscription.subscriptions",
     "souscription.partners",
+    "souscription.connectors",
     "souscription.audit",
     "souscription.gdpr",
     "souscription.web",
