@@ -268,6 +268,11 @@ class Applicant:
         }
 
 
+STREETS = ("rue des Lilas", "avenue Jean Jaurès", "boulevard Voltaire", "rue de la République", "chemin des Vignes")
+DEPARTMENTS = ("69", "75", "13", "33", "44", "59", "31")
+CITIES = ("Lyon", "Paris", "Marseille", "Bordeaux", "Nantes", "Lille", "Toulouse")
+
+
 def realistic_answers(version: ProductVersion, rng: random.Random, index: int) -> dict[str, Any]:
     """Answers a real applicant could give, mostly eligible, some not; any product gets plausible values."""
     today = date.today()
@@ -279,6 +284,9 @@ def realistic_answers(version: ProductVersion, rng: random.Random, index: int) -
         "customer.email": f"{_ascii(first)}.{_ascii(last)}.{uuid.UUID(int=rng.getrandbits(128)).hex[:10]}@exemple.fr",
         "customer.phone": "+33 6 " + " ".join(str(rng.randint(10, 99)) for _ in range(4)),
         "customer.country": "FR" if rng.random() > 0.02 else "BE",
+        "customer.street": f"{rng.randint(1, 120)} {rng.choice(STREETS)}",
+        "customer.postcode": f"{rng.choice(DEPARTMENTS)}{rng.randint(0, 999):03d}",
+        "customer.city": rng.choice(CITIES),
         "billing.frequency": rng.choice(("monthly", "annual")),
         "billing.account_holder": f"{first} {last}",
         "billing.iban": rng.choice(IBANS),

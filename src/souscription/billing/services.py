@@ -220,6 +220,7 @@ class InvoiceView:
     status: str
     drafted_by: int | None
     validated_by: int | None
+    issued_on: date | None = None
 
 
 def invoice(invoice_id: uuid.UUID) -> InvoiceView:
@@ -235,6 +236,7 @@ def invoice(invoice_id: uuid.UUID) -> InvoiceView:
         row.status,
         row.drafted_by,
         row.validated_by,
+        row.issued_on,
     )
 
 

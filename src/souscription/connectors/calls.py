@@ -88,7 +88,16 @@ def attempt(name: str, key: str, args: list[Any]) -> dict[str, Any]:
         return {"ok": False, "dead": False, "reason": error.reason, "retry_after": error.retry_after}
     except VendorRejected as error:
         return {"ok": False, "dead": True, "reason": error.reason}
+    except Exception as error:  # noqa: BLE001 - our data failed a check (or a bug): a person looks, the dossier waits
+        return {"ok": False, "dead": True, "reason": f"{name} : {_described(error)}"}
     return {"ok": True, "value": value}
+
+
+def _described(error: Exception) -> str:
+    """The class and, for our data-quality checks, their codes: never the message of an unknown error, which could
+    quote personal data."""
+    codes = getattr(error, "codes", None) or ([getattr(error, "code")] if hasattr(error, "code") else [])  # noqa: B009
+    return f"{type(error).__name__}" + (f" [{', '.join(map(str, codes))}]" if codes else "")
 
 
 @workflows.step()

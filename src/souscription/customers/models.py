@@ -15,6 +15,10 @@ class Customer(models.Model):
     email = models.EmailField(_("e-mail"), unique=True)
     phone = models.CharField(_("téléphone"), max_length=32, blank=True)
     country = models.CharField(_("pays de résidence"), max_length=2, blank=True)
+    # The postal address: the contract and the invoices are addressed to it (and the ERP's partner needs it).
+    street = models.CharField(_("adresse"), max_length=128, blank=True)
+    postcode = models.CharField(_("code postal"), max_length=10, blank=True)
+    city = models.CharField(_("commune"), max_length=64, blank=True)
     availability = models.CharField(_("disponibilité"), max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

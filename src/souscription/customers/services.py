@@ -58,6 +58,9 @@ class Contact:
     email: str
     phone: str
     country: str
+    street: str = ""
+    postcode: str = ""
+    city: str = ""
 
 
 def record_contact(contact: Contact) -> uuid.UUID:
@@ -71,6 +74,9 @@ def record_contact(contact: Contact) -> uuid.UUID:
                 "last_name": contact.last_name,
                 "phone": contact.phone,
                 "country": contact.country,
+                "street": contact.street,
+                "postcode": contact.postcode,
+                "city": contact.city,
             },
         )
     return customer.id
@@ -86,6 +92,9 @@ def contact_of(customer_id: uuid.UUID) -> Contact | None:
         email=customer.email,
         phone=customer.phone,
         country=customer.country,
+        street=customer.street,
+        postcode=customer.postcode,
+        city=customer.city,
     )
 
 
@@ -107,7 +116,10 @@ def customer_data(customer_id: uuid.UUID) -> dict[str, Any] | None:
     row = Customer.objects.filter(id=customer_id).first()
     if row is None:
         return None
-    fields = ("id", "first_name", "last_name", "email", "phone", "country", "availability", "created_at", "updated_at")
+    fields = (
+        "id", "first_name", "last_name", "email", "phone", "country", "street", "postcode", "city", "availability",
+        "created_at", "updated_at",
+    )
     data: dict[str, Any] = {name: getattr(row, name) for name in fields}
     data["messages"] = [
         {"subject": m.subject, "sent_at": m.sent_at} for m in inbox(row.email, limit=1000)

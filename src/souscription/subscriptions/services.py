@@ -32,6 +32,7 @@ from souscription.subscriptions import domain
 from souscription.subscriptions.domain import Dossier, Quote, Stage
 from souscription.subscriptions.models import Dossier as DossierRow
 from souscription.subscriptions.models import DossierEvent, SubscriptionSequence
+from souscription.connectors import registry
 from souscription.underwriting import health_products
 from souscription.underwriting import services as underwriting
 
@@ -188,6 +189,9 @@ def answers_of(row: DossierRow) -> dict[str, Any]:
                     "customer.email": contact.email,
                     "customer.phone": contact.phone,
                     "customer.country": contact.country,
+                    "customer.street": contact.street,
+                    "customer.postcode": contact.postcode,
+                    "customer.city": contact.city,
                 }
             )
     answers.update(sales.dossier_answers(row.subscription_id))
@@ -281,6 +285,9 @@ def _contact(values: Mapping[str, Any]) -> customers.Contact:
         email=str(values.get("customer.email", "")),
         phone=str(values.get("customer.phone", "")),
         country=str(values.get("customer.country", "")),
+        street=str(values.get("customer.street") or ""),
+        postcode=str(values.get("customer.postcode") or ""),
+        city=str(values.get("customer.city") or ""),
     )
 
 
@@ -371,7 +378,8 @@ def save(row: DossierRow, dossier: Dossier, *, now: datetime) -> None:
     else:
         row.premium_cents, row.offer_valid_until = dossier.quote.premium_cents, dossier.quote.valid_until
         row.currency = dossier.quote.currency
-    row.crm_status = domain.crm_status_for(dossier.stage)
+    if registry.vendor_of("crm") == "embedded":  # else the CRM's own answer, recorded by `connected.sync_crm`
+        row.crm_status = domain.crm_status_for(dossier.stage)
     row.updated_at = now
     row.save()
     DossierEvent.objects.bulk_create(

@@ -27,7 +27,7 @@ from souscription.products.domain import missing_fields
 from souscription.products.pricing import price_breakdown
 from souscription.products.runtime import engine
 from souscription.sales import services as sales
-from souscription.subscriptions import paperwork, services
+from souscription.subscriptions import connected, paperwork, services
 from souscription.subscriptions.domain import ActivationChecks, Quote, Stage, Verdict
 from souscription.subscriptions.models import DecisionRecord
 from souscription.underwriting import health_products
@@ -53,6 +53,8 @@ def quote_dossier(subscription_id: str, revision: int) -> str:
     stage = price_and_refer(subscription_id, revision, outcome)
     if stage == Stage.REFERRED:
         open_underwriting(subscription_id, revision)
+    if stage in {Stage.PRICED, Stage.REFERRED}:
+        connected.sync_crm(subscription_id, stage)
     return stage
 
 
@@ -496,7 +498,11 @@ def billing_ready(subscription_id: str, invoice_id: str) -> str:
 def validate_and_activate(subscription_id: str, invoice_id: str, accountant_id: int) -> str:
     validate_invoice(invoice_id, accountant_id)
     post_to_erp(subscription_id, invoice_id)
-    return activate(subscription_id)
+    connected.sync_erp(subscription_id, invoice_id)
+    stage = activate(subscription_id)
+    if stage == Stage.ACTIVE:
+        connected.sync_crm(subscription_id, stage)
+    return stage
 
 
 @workflows.step()

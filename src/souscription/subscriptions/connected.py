@@ -1,0 +1,147 @@
+"""The dossier's calls to vendors, for the ports configuration gives to a vendor (issue 5).
+
+Each operation runs inside `connectors.calls.vendor_call` (a child workflow on the port's rate-limited queue): it
+takes ids only, reads what it sends from the department that owns it, and returns a short status, so DBOS's
+workflow database never holds contact or bank data. A port left `embedded` costs nothing: `sync_crm` and `sync_erp`
+return at once and the dossier follows the platform's own pipeline and ledger.
+
+- CRM (HubSpot): the contact and the deal are upserted when the dossier is quoted and when it becomes active; the
+  dossier's `crm_status` is the one the CRM answers (and, later, what its webhooks say).
+- ERP (Odoo): once the first invoice is validated and in the platform's ledger, the customer is upserted as a
+  partner and the invoice created and posted; `erp_sync` is what the ERP answers. A customer without a postal
+  address fails the ERP's data-quality checks: the call is dead-lettered with the reason until it is corrected."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+
+from souscription.billing import services as billing
+from souscription.connectors import calls, registry
+from souscription.customers import services as customers
+from souscription.integrations.crm.port import CustomerContact, DossierDeal
+from souscription.integrations.erp.port import Customer, InstalmentInvoice
+from souscription.integrations.erp.quality import customer_reference
+from souscription.platform import workflows
+from souscription.sales import services as sales
+from souscription.subscriptions import services
+
+DATABASE = services.DATABASE
+SIDE_STATUSES = frozenset({"crm_status", "erp_sync"})
+
+
+def uses_vendor(port: str) -> bool:
+    return registry.vendor_of(port) != "embedded"
+
+
+# -- called from the dossier's workflows ------------------------------------------------------------------------
+
+
+def sync_crm(subscription_id: str, stage: str) -> None:
+    if not uses_vendor("crm"):
+        return
+    key = f"crm:{dossier_key(subscription_id)}:{stage}"
+    status = calls.run("crm.sync_deal", key=key, subscription_id=subscription_id, args=(subscription_id, stage))
+    record_side_status(subscription_id, "crm_status", str(status))
+
+
+def sync_erp(subscription_id: str, invoice_id: str) -> None:
+    if not uses_vendor("erp"):
+        return
+    key = f"erp:{dossier_key(subscription_id)}:{invoice_id}"
+    args = (subscription_id, invoice_id)
+    sync = calls.run("erp.post_first_invoice", key=key, subscription_id=subscription_id, args=args)
+    record_side_status(subscription_id, "erp_sync", str(sync))
+
+
+@workflows.step()
+def dossier_key(subscription_id: str) -> str:
+    """Call keys derive from the dossier row's UUID, as workflow ids do: a subscription id is readable and
+    sequential, and a database rebuilt from scratch would give it again to another dossier."""
+    row, _dossier = services.load(subscription_id)
+    return str(row.id)
+
+
+@workflows.step()
+def record_side_status(subscription_id: str, field: str, value: str) -> None:
+    """A side status as the vendor gave it; the stage is not touched."""
+    if field not in SIDE_STATUSES:
+        raise ValueError(f"not a vendor side status: {field}")
+    with transaction.atomic(using=DATABASE):
+        row, _dossier = services.load(subscription_id, for_update=True)
+        setattr(row, field, value[:16])
+        row.save(update_fields=[field])
+
+
+# -- the operations (run by connectors.calls, one attempt per DBOS step) ----------------------------------------
+
+
+@calls.operation("crm.sync_deal")
+def crm_sync_deal(subscription_id: str, stage: str, *, key: str) -> str:
+    row, _dossier = services.load(subscription_id)
+    contact = customers.contact_of(row.customer_id) if row.customer_id else None
+    if contact is None:
+        raise ValueError("the dossier has no contact yet")
+    crm: Any = registry.adapter("crm")
+    crm_contact = crm.upsert_contact(
+        CustomerContact(
+            email=contact.email,
+            first_name=contact.first_name,
+            last_name=contact.last_name,
+            phone=contact.phone,
+            country=contact.country,
+        ),
+        key=f"{key}:contact",
+    )
+    deal = crm.upsert_deal(
+        DossierDeal(subscription_id=subscription_id, product=row.product, amount_cents=row.premium_cents or 0, stage=stage),
+        contact_crm_id=crm_contact.crm_id,
+        key=f"{key}:deal",
+    )
+    return str(deal.crm_status)
+
+
+@calls.operation("erp.post_first_invoice")
+def erp_post_first_invoice(subscription_id: str, invoice_id: str, *, key: str) -> str:
+    row, _dossier = services.load(subscription_id)
+    invoice = billing.invoice(uuid.UUID(invoice_id))
+    contact = customers.contact_of(row.customer_id) if row.customer_id else None
+    terms = sales.offer_terms(row.offer_id) if row.offer_id else None
+    if contact is None or row.customer_id is None or terms is None:
+        raise ValueError("the dossier has no contact or no offer")
+    tax_rate = Decimal(str(terms.breakdown["tax"]["rate"]))
+    lines = {line["account"]: line for line in billing.ledger_lines(invoice.number)}
+    if "706000" not in lines:
+        raise ValueError("the invoice is not in the platform's ledger yet")
+    erp: Any = registry.adapter("erp")
+    reference = customer_reference(row.customer_id)
+    partner = erp.upsert_customer(
+        Customer(
+            reference=reference,
+            name=f"{contact.first_name} {contact.last_name}",
+            email=contact.email,
+            street=contact.street,
+            postcode=contact.postcode,
+            city=contact.city,
+            country_code=contact.country,
+        ),
+        key=f"{key}:customer",
+    )
+    posted = erp.post_invoice(
+        InstalmentInvoice(
+            invoice_id=invoice.number,
+            subscription_id=subscription_id,
+            customer_reference=reference,
+            amount_excl_tax_cents=int(lines["706000"]["credit_cents"]),
+            tax_rate=tax_rate,
+            currency=invoice.currency,
+            issued_on=invoice.issued_on or row.updated_at.date(),
+            label="Prime d'assurance — première échéance",
+        ),
+        customer_erp_id=partner.erp_id,
+        key=f"{key}:invoice",
+    )
+    return str(posted.sync)
