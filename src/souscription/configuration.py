@@ -196,6 +196,17 @@ SETTINGS = (
         "First wait of a vendor call parked because the vendor is unavailable (doubles at each try, up to 600 s).",
     ),
     Setting(
+        "SOUSCRIPTION_CONNECTOR_TIMEOUT_SECONDS",
+        "10",
+        "Timeout of one HTTP exchange with a vendor; a timed-out call is retried with the same idempotency key.",
+    ),
+    Setting(
+        "SOUSCRIPTION_IDEMPOTENCY_IN_FLIGHT_SECONDS",
+        "30",
+        "A request holding an Idempotency-Key for longer is taken to have died with its process: a retry with the "
+        "same key then runs (before, it gets 409 idempotency_key_in_flight).",
+    ),
+    Setting(
         "SOUSCRIPTION_RABBITMQ_URL",
         "",
         "Event bus: AMQP URL of RabbitMQ (amqp://user:password@host:5672/vhost). Empty: events are delivered "
@@ -263,6 +274,8 @@ class Environment:
     vendors: Mapping[str, VendorAccess] = field(default_factory=dict, repr=False)
     rabbitmq_url: str = field(default="", repr=False)
     connector_park_seconds: int = 30
+    connector_timeout_seconds: int = 10
+    idempotency_in_flight_seconds: int = 30
 
     @property
     def is_production(self) -> bool:
@@ -474,7 +487,27 @@ def _connectors(raw: Callable[[str], str | None], *, problems: list[str]) -> dic
     park = _parse_int(
         "SOUSCRIPTION_CONNECTOR_PARK_SECONDS", raw("SOUSCRIPTION_CONNECTOR_PARK_SECONDS"), problems, low=1, high=600
     )
-    return {"connectors": connectors, "vendors": vendors, "rabbitmq_url": rabbitmq_url, "connector_park_seconds": park}
+    timeout = _parse_int(
+        "SOUSCRIPTION_CONNECTOR_TIMEOUT_SECONDS",
+        raw("SOUSCRIPTION_CONNECTOR_TIMEOUT_SECONDS"),
+        problems,
+        low=1,
+        high=120,
+    )
+    return {
+        "connectors": connectors,
+        "vendors": vendors,
+        "rabbitmq_url": rabbitmq_url,
+        "connector_park_seconds": park,
+        "connector_timeout_seconds": timeout,
+        "idempotency_in_flight_seconds": _parse_int(
+            "SOUSCRIPTION_IDEMPOTENCY_IN_FLIGHT_SECONDS",
+            raw("SOUSCRIPTION_IDEMPOTENCY_IN_FLIGHT_SECONDS"),
+            problems,
+            low=1,
+            high=3600,
+        ),
+    }
 
 
 def _audit_signing_key(value: str, problems: list[str]) -> bytes | None:

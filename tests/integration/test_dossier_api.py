@@ -5,13 +5,17 @@ run in this process's DBOS runtime (`workflow_runtime`), so what is asserted is 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from dbos import DBOS
 from django.test import Client
+from django.utils import timezone
 
 from souscription.billing import services as billing
 from souscription.consents.domain import Purpose
@@ -20,9 +24,9 @@ from souscription.identity.models import User
 from souscription.platform.models import IdempotencyRecord
 from souscription.sales.models import Offer
 from souscription.simulation import signature_code_in_inbox
-from souscription.subscriptions import paperwork
+from souscription.subscriptions import paperwork, services, workflows
 from souscription.subscriptions.api import DossierStatusOut
-from souscription.subscriptions.models import DecisionRecord, DossierEvent
+from souscription.subscriptions.models import DecisionRecord, Dossier, DossierEvent
 from souscription.underwriting import services as underwriting
 from souscription.underwriting.models import ContractCopy, DecisionTrace, HealthDeclaration
 from tests.integration.conftest import signed_in
@@ -366,6 +370,27 @@ def test_without_a_credential_the_key_must_be_unguessable_and_the_table_keeps_no
     assert b"applicant_token" not in bytes(stored.body)  # sealed with a key only the caller's Idempotency-Key gives
 
 
+def test_a_dossier_opened_again_after_its_answer_was_lost_is_the_same_dossier_with_the_same_token(
+    settings: Any,
+) -> None:
+    """The process died between committing the dossier and recording its answer (kill -9): the key's claim is left
+    without an answer. Once the claim is stale, the retry runs, and finds the dossier the key already opened."""
+    settings.SOUSCRIPTION = dataclasses.replace(settings.SOUSCRIPTION, idempotency_in_flight_seconds=1)
+    client, key = Client(), str(uuid.uuid4())
+    body, headers = {"product": "garantie_automobile"}, {"Idempotency-Key": key}
+    first = client.post("/api/v1/dossiers", body, content_type="application/json", headers=headers).json()
+    IdempotencyRecord.objects.update(status_code=None, body=b"", created_at=timezone.now())  # the lost answer
+    in_flight = client.post("/api/v1/dossiers", body, content_type="application/json", headers=headers)
+    assert in_flight.status_code == 409
+    assert in_flight.json()["errors"][0]["code"] == "idempotency_key_in_flight"
+    IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(seconds=2))
+    again = client.post("/api/v1/dossiers", body, content_type="application/json", headers=headers)
+    assert again.status_code == 201
+    assert again.json()["subscription_id"] == first["subscription_id"]
+    assert again.json()["applicant_token"] == first["applicant_token"]
+    assert Dossier.objects.count() == 1
+
+
 def test_an_idempotent_step_submission_is_applied_once() -> None:
     applicant = Applicant("garantie_automobile")
     vehicle = {"answers": {k: v for k, v in CAR.items() if k.startswith("vehicle.")}}
@@ -444,3 +469,24 @@ def test_signature_codes_are_limited_per_dossier_and_hour() -> None:
     flooded = applicant.post("/signature-code")
     assert flooded.status_code == 429
     assert int(flooded["Retry-After"]) > 3000
+
+
+def test_a_complete_dossier_whose_quote_never_started_is_decided_by_the_sweeper() -> None:
+    """The process died between committing the last step and starting the quote workflow (kill -9): the step left
+    `decision_due`, and the scheduled sweeper starts the workflow."""
+    applicant = Applicant("garantie_automobile")
+    for step in ("vehicle", "driver", "contact"):
+        prefix = STEPS["garantie_automobile"][step]
+        applicant.post(f"/steps/{step}", {"answers": {k: v for k, v in CAR.items() if k.startswith(prefix)}})
+    billing_answers = {k: v for k, v in CAR.items() if k.startswith("billing.")}
+    complete, revised = services.submit_step(applicant.sid, "billing", billing_answers, now=timezone.now())
+    assert complete
+    row = Dossier.objects.get(subscription_id=applicant.sid)
+    assert (row.stage, row.decision_due) == ("draft", revised.revision)
+    assert workflows.start_undecided_quotes(timezone.now(), None) == 0  # too recent: its request may still run
+    Dossier.objects.filter(pk=row.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
+    assert workflows.start_undecided_quotes(timezone.now(), None) == 1
+    DBOS.retrieve_workflow(f"quote:{row.id}:r{revised.revision}").get_result()
+    row.refresh_from_db()
+    assert (row.stage, row.decision_due) == ("priced", None)
+    assert workflows.start_undecided_quotes(timezone.now(), None) == 0

@@ -88,7 +88,7 @@ def attempt(name: str, key: str, args: list[Any]) -> dict[str, Any]:
         return {"ok": False, "dead": False, "reason": error.reason, "retry_after": error.retry_after}
     except VendorRejected as error:
         return {"ok": False, "dead": True, "reason": error.reason}
-    except Exception as error:  # noqa: BLE001 - our data failed a check (or a bug): a person looks, the dossier waits
+    except Exception as error:
         return {"ok": False, "dead": True, "reason": f"{name} : {_described(error)}"}
     return {"ok": True, "value": value}
 

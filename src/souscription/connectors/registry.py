@@ -50,7 +50,8 @@ def adapter(port: str) -> Any:
         raise LookupError(f"port {port}: embedded, no vendor adapter")
     module, _, name = FACTORIES[vendor].partition(":")
     factory = getattr(importlib.import_module(module), name)
-    return factory(settings.SOUSCRIPTION.vendors[vendor], policy=RetryPolicy(attempts=4))
+    env = settings.SOUSCRIPTION
+    return factory(env.vendors[vendor], policy=RetryPolicy(attempts=4), timeout=float(env.connector_timeout_seconds))
 
 
 def reset() -> None:

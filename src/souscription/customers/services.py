@@ -117,8 +117,18 @@ def customer_data(customer_id: uuid.UUID) -> dict[str, Any] | None:
     if row is None:
         return None
     fields = (
-        "id", "first_name", "last_name", "email", "phone", "country", "street", "postcode", "city", "availability",
-        "created_at", "updated_at",
+        "id",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "country",
+        "street",
+        "postcode",
+        "city",
+        "availability",
+        "created_at",
+        "updated_at",
     )
     data: dict[str, Any] = {name: getattr(row, name) for name in fields}
     data["messages"] = [

@@ -65,6 +65,8 @@ class IdempotencyMiddleware:
                 "Sans compte ni jeton, l'Idempotency-Key doit être imprévisible : un UUID ou 22 caractères aléatoires.",
             )
         secret, key = key, _digest(scope, key)
+        # A service that must bind its effect to the key in its own transaction (opening a dossier) reads these.
+        request.idempotency_digest, request.idempotency_secret = key, secret  # type: ignore[attr-defined]
         fingerprint = hashlib.sha256(b"\0".join([request.path.encode(), request.body])).hexdigest()
         record = self._claim(scope, key, fingerprint)
         if record is not None:
@@ -94,7 +96,19 @@ class IdempotencyMiddleware:
                 IdempotencyRecord.objects.create(scope=scope, key=key, request_fingerprint=fingerprint, created_at=now)
             return None
         except IntegrityError:
-            return IdempotencyRecord.objects.get(scope=scope, key=key)
+            record = IdempotencyRecord.objects.get(scope=scope, key=key)
+        if record.status_code is None and record.request_fingerprint == fingerprint:
+            # A claim older than any request can run belongs to a process that died (kill -9, power loss) before
+            # answering: without this, its client's retry would be refused for a whole day. Taken over atomically,
+            # so two retries do not both run. (If the dead process had committed its work but not its answer, the
+            # retry does the work again: the window is the few instructions between the two.)
+            stale = now - timedelta(seconds=settings.SOUSCRIPTION.idempotency_in_flight_seconds)
+            taken = IdempotencyRecord.objects.filter(
+                scope=scope, key=key, status_code=None, created_at__lt=stale
+            ).update(created_at=now)
+            if taken:
+                return None
+        return record
 
     @staticmethod
     def _replay(record: IdempotencyRecord, fingerprint: str, secret: str) -> HttpResponse:

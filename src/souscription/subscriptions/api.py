@@ -115,6 +115,7 @@ def open_dossier(request: HttpRequest, payload: OpenIn) -> Status[Any]:
         partner_id=opener.partner_id,
         customer_account_id=customer_account_id,
         now=timezone.now(),
+        request_key=_request_key(request),
     )
     body = {
         "subscription_id": opened.subscription_id,
@@ -346,6 +347,11 @@ def validate_invoice(request: HttpRequest, invoice_id: uuid.UUID) -> dict[str, A
         )
     )
     return dossier_status(invoice.subscription_id, viewer=caller.viewer)
+
+
+def _request_key(request: HttpRequest) -> tuple[str, str] | None:
+    digest, secret = getattr(request, "idempotency_digest", None), getattr(request, "idempotency_secret", None)
+    return (str(digest), str(secret)) if digest and secret else None
 
 
 def _task_out(task: underwriting.Task) -> dict[str, Any]:

@@ -5,8 +5,8 @@ takes ids only, reads what it sends from the department that owns it, and return
 workflow database never holds contact or bank data. A port left `embedded` costs nothing: `sync_crm` and `sync_erp`
 return at once and the dossier follows the platform's own pipeline and ledger.
 
-- CRM (HubSpot): the contact and the deal are upserted when the dossier is quoted and when it becomes active; the
-  dossier's `crm_status` is the one the CRM answers (and, later, what its webhooks say).
+- CRM (HubSpot): the contact and the deal are upserted when the dossier is quoted and when it becomes active, by a
+  workflow of its own that the dossier does not wait for; the dossier's `crm_status` is the one the CRM answers.
 - ERP (Odoo): once the first invoice is validated and in the platform's ledger, the customer is upserted as a
   partner and the invoice created and posted; `erp_sync` is what the ERP answers. A customer without a postal
   address fails the ERP's data-quality checks: the call is dead-lettered with the reason until it is corrected."""
@@ -17,6 +17,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from dbos import DBOS, SetWorkflowID
 from django.db import transaction
 
 from souscription.billing import services as billing
@@ -30,7 +31,7 @@ from souscription.sales import services as sales
 from souscription.subscriptions import services
 
 DATABASE = services.DATABASE
-SIDE_STATUSES = frozenset({"crm_status", "erp_sync"})
+SIDE_STATUSES = frozenset({"erp_sync", "invoice_status"})
 
 
 def uses_vendor(port: str) -> bool:
@@ -41,16 +42,38 @@ def uses_vendor(port: str) -> bool:
 
 
 def sync_crm(subscription_id: str, stage: str) -> None:
+    """Start the CRM's sync of the dossier and go on: a CRM that is down never holds a dossier back. Each sync
+    sends the dossier's stage as it is when the call is made, and its answer is kept only while the dossier is
+    still there, so a sync that waited (parked) behind a later one never moves the deal or `crm_status` back."""
     if not uses_vendor("crm"):
         return
     key = f"crm:{dossier_key(subscription_id)}:{stage}"
-    status = calls.run("crm.sync_deal", key=key, subscription_id=subscription_id, args=(subscription_id, stage))
-    record_side_status(subscription_id, "crm_status", str(status))
+    with SetWorkflowID(f"sync:{key}"):
+        DBOS.start_workflow(crm_sync, subscription_id, key)
+
+
+@DBOS.workflow()
+def crm_sync(subscription_id: str, key: str) -> str:
+    synced = calls.run("crm.sync_deal", key=key, subscription_id=subscription_id, args=(subscription_id,))
+    return record_crm_status(subscription_id, str(synced["stage"]), str(synced["crm_status"]))
+
+
+@workflows.step()
+def record_crm_status(subscription_id: str, stage: str, crm_status: str) -> str:
+    with transaction.atomic(using=DATABASE):
+        row, _dossier = services.load(subscription_id, for_update=True)
+        if row.stage != stage:
+            return "superseded"
+        row.crm_status = crm_status[:16]
+        row.save(update_fields=["crm_status"])
+    return crm_status
 
 
 def sync_erp(subscription_id: str, invoice_id: str) -> None:
     if not uses_vendor("erp"):
         return
+    # The invoice is validated: say so now, since the ERP may take a while (the next action is the platform's).
+    record_side_status(subscription_id, "invoice_status", "validated")
     key = f"erp:{dossier_key(subscription_id)}:{invoice_id}"
     args = (subscription_id, invoice_id)
     sync = calls.run("erp.post_first_invoice", key=key, subscription_id=subscription_id, args=args)
@@ -80,8 +103,9 @@ def record_side_status(subscription_id: str, field: str, value: str) -> None:
 
 
 @calls.operation("crm.sync_deal")
-def crm_sync_deal(subscription_id: str, stage: str, *, key: str) -> str:
+def crm_sync_deal(subscription_id: str, *, key: str) -> dict[str, str]:
     row, _dossier = services.load(subscription_id)
+    stage = row.stage
     contact = customers.contact_of(row.customer_id) if row.customer_id else None
     if contact is None:
         raise ValueError("the dossier has no contact yet")
@@ -97,11 +121,13 @@ def crm_sync_deal(subscription_id: str, stage: str, *, key: str) -> str:
         key=f"{key}:contact",
     )
     deal = crm.upsert_deal(
-        DossierDeal(subscription_id=subscription_id, product=row.product, amount_cents=row.premium_cents or 0, stage=stage),
+        DossierDeal(
+            subscription_id=subscription_id, product=row.product, amount_cents=row.premium_cents or 0, stage=stage
+        ),
         contact_crm_id=crm_contact.crm_id,
         key=f"{key}:deal",
     )
-    return str(deal.crm_status)
+    return {"stage": stage, "crm_status": str(deal.crm_status)}
 
 
 @calls.operation("erp.post_first_invoice")

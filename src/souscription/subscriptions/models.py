@@ -53,6 +53,12 @@ class Dossier(models.Model):
     customer_account_id = models.BigIntegerField(_("compte client"), null=True, blank=True, db_index=True)
     # The applicant's bearer token (shown once at creation), kept as a SHA-256 digest only.
     applicant_token_sha256 = models.CharField(max_length=64, blank=True)
+    # The (keyed digest of the) Idempotency-Key of the request that opened it, committed with the dossier: a retry
+    # after the process died between the two finds this dossier instead of opening another.
+    opened_with = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    # The revision whose answers are complete and wait for their quote workflow: set with the step that completed
+    # them, cleared by the workflow's first step. If the process dies between the two, the sweeper starts it.
+    decision_due = models.PositiveIntegerField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 

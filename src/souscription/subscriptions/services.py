@@ -6,6 +6,7 @@ price, refer, draft, sign, bill) runs as DBOS workflows (`workflows.py`), one lo
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -15,11 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from souscription.audit.context import record_action
 from souscription.audit.domain import Action
 from souscription.billing import services as billing
+from souscription.connectors import registry
 from souscription.consents import services as consents
 from souscription.consents.domain import Purpose
 from souscription.customers import services as customers
@@ -32,7 +35,6 @@ from souscription.subscriptions import domain
 from souscription.subscriptions.domain import Dossier, Quote, Stage
 from souscription.subscriptions.models import Dossier as DossierRow
 from souscription.subscriptions.models import DossierEvent, SubscriptionSequence
-from souscription.connectors import registry
 from souscription.underwriting import health_products
 from souscription.underwriting import services as underwriting
 
@@ -68,12 +70,21 @@ def open_dossier(
     now: datetime,
     partner_id: uuid.UUID | None = None,
     customer_account_id: int | None = None,
+    request_key: tuple[str, str] | None = None,
 ) -> Opened:
     """A new draft on the product version in force today, with a fresh subscription id and applicant token; opened
-    by a signed-in portal customer (`customer_account_id`), it is theirs."""
+    by a signed-in portal customer (`customer_account_id`), it is theirs.
+
+    With `request_key` (the request's Idempotency-Key: its keyed digest and the client's own value) the dossier is
+    bound to the key in its own transaction, and the token derives from the client's key, so opening again with the
+    same key gives the same dossier and token, even after a crash that lost the first answer."""
     version = catalog().effective(product, on=now.date())
-    token = secrets.token_urlsafe(32)
+    token = _token_for(request_key[1]) if request_key else secrets.token_urlsafe(32)
     with transaction.atomic(using=DATABASE):
+        if request_key:
+            existing = DossierRow.objects.filter(opened_with=request_key[0]).first()
+            if existing is not None:
+                return Opened(existing.subscription_id, token)
         sequence, _ = SubscriptionSequence.objects.select_for_update().get_or_create(year=now.year)
         sequence.last += 1
         sequence.save(update_fields=["last"])
@@ -89,6 +100,7 @@ def open_dossier(
             partner_id=partner_id,
             customer_account_id=customer_account_id,
             applicant_token_sha256=_digest(token),
+            opened_with=request_key[0] if request_key else None,
             created_at=now,
         )
         save(row, dossier, now=now)
@@ -100,6 +112,13 @@ def open_dossier(
             details={"product": product, "product_version": version.definition.version},
         )
     return Opened(subscription_id, token)
+
+
+def _token_for(client_key: str) -> str:
+    """The applicant token of a dossier opened with this Idempotency-Key: only its client knows the key, which must
+    itself be unguessable when the request carries no credential (`platform.idempotency`)."""
+    mac = hmac.new(settings.SECRET_KEY.encode(), b"applicant-token\0" + client_key.encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")
 
 
 def load(subscription_id: str, *, for_update: bool = False) -> tuple[DossierRow, Dossier]:
@@ -252,6 +271,8 @@ def submit_step(
         row.customer_id = customer_id
         row.answered_fields = sorted({*row.answered_fields, *answers})
         row.revision += 1
+        complete = not missing_steps(version.definition, {**known, **answers})
+        row.decision_due = row.revision if complete else None
         save(row, dossier, now=now)
         # Which fields were answered, never their values (health and bank values stay in their departments).
         record_action(
@@ -263,8 +284,17 @@ def submit_step(
         )
     if was_referred:
         underwriting.cancel_open_tasks(subscription_id, at=now)
-    complete = not missing_steps(version.definition, {**known, **answers})
     return complete, Revised(row.id, row.revision)
+
+
+def undecided(*, older_than: datetime, limit: int = 100) -> list[tuple[str, str, int]]:
+    """Complete revisions whose quote workflow never started (the process died in between): (dossier row id,
+    subscription id, revision)."""
+    rows = DossierRow.objects.filter(decision_due__isnull=False, updated_at__lt=older_than).order_by("updated_at")
+    return [
+        (str(row.id), row.subscription_id, int(row.decision_due or row.revision))
+        for row in rows.only("id", "subscription_id", "decision_due")[:limit]
+    ]
 
 
 def _missing_consents(

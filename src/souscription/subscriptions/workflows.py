@@ -66,6 +66,9 @@ def decide(subscription_id: str, revision: int) -> dict[str, Any]:
     now = timezone.now()
     with transaction.atomic(using=DATABASE):
         row, dossier = services.load(subscription_id, for_update=True)
+        if row.decision_due is not None and row.decision_due <= revision:
+            row.decision_due = None  # this workflow runs: the sweeper need not start it
+            row.save(update_fields=["decision_due"])
         if row.revision != revision or dossier.stage is not Stage.DRAFT:
             return {"stage": "superseded"}
         version = services.product_version(row)
@@ -185,6 +188,22 @@ def open_underwriting(subscription_id: str, revision: int) -> None:
         due_on=_due(now, days),
         at=now,
     )
+
+
+@workflows.scheduled(name="start_undecided_quotes", cron="*/15 * * * * *")
+@DBOS.workflow()
+def start_undecided_quotes(scheduled_time: datetime, context: Any) -> int:
+    """The outbox of the quote workflows: a step that completed a dossier's answers commits `decision_due` with
+    them; if the process died before starting the workflow, this starts it (its id makes a second start a no-op)."""
+    waiting = undecided_revisions(scheduled_time.isoformat())
+    for dossier_id, subscription_id, revision in waiting:
+        start(f"quote:{dossier_id}:r{revision}", quote_dossier, subscription_id, revision)
+    return len(waiting)
+
+
+@workflows.step()
+def undecided_revisions(now: str) -> list[tuple[str, str, int]]:
+    return services.undecided(older_than=datetime.fromisoformat(now) - timedelta(seconds=10))
 
 
 # -- underwriting decisions ------------------------------------------------------------------------------------

@@ -4,25 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0003_message'),
+        ("customers", "0003_message"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='customer',
-            name='city',
-            field=models.CharField(blank=True, max_length=64, verbose_name='commune'),
+            model_name="customer",
+            name="city",
+            field=models.CharField(blank=True, max_length=64, verbose_name="commune"),
         ),
         migrations.AddField(
-            model_name='customer',
-            name='postcode',
-            field=models.CharField(blank=True, max_length=10, verbose_name='code postal'),
+            model_name="customer",
+            name="postcode",
+            field=models.CharField(blank=True, max_length=10, verbose_name="code postal"),
         ),
         migrations.AddField(
-            model_name='customer',
-            name='street',
-            field=models.CharField(blank=True, max_length=128, verbose_name='adresse'),
+            model_name="customer",
+            name="street",
+            field=models.CharField(blank=True, max_length=128, verbose_name="adresse"),
         ),
     ]
