@@ -191,6 +191,11 @@ SETTINGS = (
     *SETTINGS,
     *_vendor_settings(),
     Setting(
+        "SOUSCRIPTION_RABBITMQ_PREFIX",
+        "souscription.",
+        "Prefix of the event bus's exchanges and queues on RabbitMQ (several platforms, or a test, on one broker).",
+    ),
+    Setting(
         "SOUSCRIPTION_CONNECTOR_PARK_SECONDS",
         "30",
         "First wait of a vendor call parked because the vendor is unavailable (doubles at each try, up to 600 s).",
@@ -273,6 +278,7 @@ class Environment:
     connectors: Mapping[str, str] = field(default_factory=lambda: dict.fromkeys(PORTS, "embedded"))
     vendors: Mapping[str, VendorAccess] = field(default_factory=dict, repr=False)
     rabbitmq_url: str = field(default="", repr=False)
+    rabbitmq_prefix: str = "souscription."
     connector_park_seconds: int = 30
     connector_timeout_seconds: int = 10
     idempotency_in_flight_seconds: int = 30
@@ -498,6 +504,7 @@ def _connectors(raw: Callable[[str], str | None], *, problems: list[str]) -> dic
         "connectors": connectors,
         "vendors": vendors,
         "rabbitmq_url": rabbitmq_url,
+        "rabbitmq_prefix": raw("SOUSCRIPTION_RABBITMQ_PREFIX") or "souscription.",
         "connector_park_seconds": park,
         "connector_timeout_seconds": timeout,
         "idempotency_in_flight_seconds": _parse_int(

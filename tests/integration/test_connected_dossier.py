@@ -14,8 +14,11 @@ import pytest
 from dbos import DBOS
 
 from souscription.configuration import VendorAccess
+from souscription.connectors import bus as connectors_bus
 from souscription.connectors import calls, registry, services
 from souscription.integrations.http import reset_breakers
+from souscription.subscriptions import connected
+from souscription.subscriptions.models import DossierEvent
 from tests.fakes.base import FaultPlan
 from tests.fakes.hubspot import CLIENT_SECRET, TOKEN, FakeHubSpot
 from tests.fakes.odoo import API_KEY, FakeOdoo
@@ -46,6 +49,7 @@ def vendors(settings: Any) -> Iterator[tuple[FakeHubSpot, FakeOdoo]]:
             DBOS.register_queue(calls.queue_name(port), polling_interval_sec=0.1, on_conflict="always_update")
         registry.reset()
         reset_breakers()
+        connected.subscribe_crm(connectors_bus.bus())  # the relay started with the embedded CRM: subscribe now
         yield hubspot, odoo
     registry.reset()
     reset_breakers()
@@ -75,6 +79,10 @@ def test_a_car_dossier_is_synced_to_the_crm_and_the_erp_on_its_way_to_active(
     assert active["stage"] == "active"
     assert active["erp_sync"] == "synced"
     assert eventually(applicant, "crm_status", "won")
+    deadline = time.monotonic() + 10  # every event of the dossier reached the bus (the CRM followed them)
+    while DossierEvent.objects.filter(published_at__isnull=True).exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not DossierEvent.objects.filter(published_at__isnull=True).exists()
 
     deal = hubspot.records["deals"]
     assert [record.properties["dealstage"] for record in deal.values()] == ["closedwon"]

@@ -34,6 +34,8 @@ _lock = threading.Lock()
 _state: dict[str, Any] = {"launched": False, "executor_id": None, "url": None, "lock": None}
 _schedules: dict[str, dict[str, Any]] = {}
 _queues: dict[str, dict[str, Any]] = {}
+_after_launch: dict[str, Callable[[], Callable[[], None]]] = {}
+_stoppers: list[Callable[[], None]] = []
 
 
 def dbos_config(env: Environment, *, executor_id: str | None = None) -> DBOSConfig:
@@ -69,6 +71,7 @@ def launch(env: Environment, *, executor_id: str | None = None) -> None:
                 DBOS.apply_schedules(list(_schedules.values()))  # type: ignore[arg-type]
             for name, options in _queues.items():
                 DBOS.register_queue(name, on_conflict="always_update", **options)
+            _stoppers.extend(start() for start in _after_launch.values())
         except BaseException:
             executor_lock.release()
             raise
@@ -86,6 +89,8 @@ def shutdown() -> None:
     with _lock:
         if not _state["launched"]:
             return
+        while _stoppers:
+            _stoppers.pop()()
         DBOS.destroy(destroy_registry=False, workflow_completion_timeout_sec=5)
         _state["lock"].release()
         _state.update(launched=False, executor_id=None, url=None, lock=None)
@@ -113,6 +118,8 @@ def releases_connections(function: Callable[P, R]) -> Callable[P, R]:
             return function(*args, **kwargs)
         finally:
             for connection in connections.all(initialized_only=True):
+                if connection.in_atomic_block:
+                    continue  # a step called inside the caller's transaction: closing would silently discard it
                 if connection.vendor == "sqlite":
                     connection.close_if_unusable_or_obsolete()
                 else:
@@ -131,6 +138,12 @@ def scheduled(*, name: str, cron: str, timezone: str | None = None) -> Callable[
         return function
 
     return decorate
+
+
+def after_launch(name: str, start: Callable[[], Callable[[], None]]) -> None:
+    """Run `start` once DBOS is launched (a background loop that needs it, such as the events relay); it returns
+    the function that stops it, called at shutdown."""
+    _after_launch[name] = start
 
 
 def queue(name: str, **options: Any) -> None:

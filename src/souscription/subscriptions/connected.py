@@ -5,8 +5,8 @@ takes ids only, reads what it sends from the department that owns it, and return
 workflow database never holds contact or bank data. A port left `embedded` costs nothing: `sync_crm` and `sync_erp`
 return at once and the dossier follows the platform's own pipeline and ledger.
 
-- CRM (HubSpot): the contact and the deal are upserted when the dossier is quoted and when it becomes active, by a
-  workflow of its own that the dossier does not wait for; the dossier's `crm_status` is the one the CRM answers.
+- CRM (HubSpot): Sales' consumer of the dossier's events (priced, referred, activated) upserts the contact and the
+  deal, by a workflow of its own that the dossier does not wait for; `crm_status` is the one the CRM answers.
 - ERP (Odoo): once the first invoice is validated and in the platform's ledger, the customer is upserted as a
   partner and the invoice created and posted; `erp_sync` is what the ERP answers. A customer without a postal
   address fails the ERP's data-quality checks: the call is dead-lettered with the reason until it is corrected."""
@@ -21,14 +21,17 @@ from dbos import DBOS, SetWorkflowID
 from django.db import transaction
 
 from souscription.billing import services as billing
+from souscription.connectors import bus as connectors_bus
 from souscription.connectors import calls, registry
 from souscription.customers import services as customers
+from souscription.integrations.bus.envelope import Envelope
+from souscription.integrations.bus.port import EventBus
 from souscription.integrations.crm.port import CustomerContact, DossierDeal
 from souscription.integrations.erp.port import Customer, InstalmentInvoice
 from souscription.integrations.erp.quality import customer_reference
 from souscription.platform import workflows
 from souscription.sales import services as sales
-from souscription.subscriptions import services
+from souscription.subscriptions import outbox, services
 
 DATABASE = services.DATABASE
 SIDE_STATUSES = frozenset({"erp_sync", "invoice_status"})
@@ -41,13 +44,32 @@ def uses_vendor(port: str) -> bool:
 # -- called from the dossier's workflows ------------------------------------------------------------------------
 
 
+_subscribed: set[int] = set()
+CRM_STAGES = {"subscriptions.dossier_priced": "priced", "subscriptions.dossier_referred": "referred",
+              "subscriptions.dossier_activated": "active"}  # fmt: skip
+
+
+@outbox.subscriber
+def subscribe_crm(event_bus: EventBus) -> None:
+    """Sales' CRM follows the dossier from its events (it never reads the dossier's tables to learn a move)."""
+    if uses_vendor("crm") and id(event_bus) not in _subscribed:
+        keys = [f"{name}.v1" for name in CRM_STAGES]
+        event_bus.subscribe("sales.crm-sync", keys, on_dossier_moved, consumed=connectors_bus.consumed(DATABASE))
+        _subscribed.add(id(event_bus))
+
+
+def on_dossier_moved(envelope: Envelope) -> None:
+    sync_crm(str(envelope.payload["subscription_id"]), CRM_STAGES[envelope.event_type])
+
+
 def sync_crm(subscription_id: str, stage: str) -> None:
     """Start the CRM's sync of the dossier and go on: a CRM that is down never holds a dossier back. Each sync
     sends the dossier's stage as it is when the call is made, and its answer is kept only while the dossier is
     still there, so a sync that waited (parked) behind a later one never moves the deal or `crm_status` back."""
     if not uses_vendor("crm"):
         return
-    key = f"crm:{dossier_key(subscription_id)}:{stage}"
+    row, _dossier = services.load(subscription_id)
+    key = f"crm:{row.id}:{stage}"
     with SetWorkflowID(f"sync:{key}"):
         DBOS.start_workflow(crm_sync, subscription_id, key)
 

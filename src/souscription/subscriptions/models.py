@@ -59,6 +59,8 @@ class Dossier(models.Model):
     # The revision whose answers are complete and wait for their quote workflow: set with the step that completed
     # them, cleared by the workflow's first step. If the process dies between the two, the sweeper starts it.
     decision_due = models.PositiveIntegerField(null=True, blank=True, db_index=True)
+    # The same for the acceptance: the revision whose accepted offer waits for its `conclude` workflow.
+    conclusion_due = models.PositiveIntegerField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
@@ -78,6 +80,8 @@ class DossierEvent(models.Model):
     version = models.PositiveSmallIntegerField()
     payload = models.JSONField()
     occurred_at = models.DateTimeField()
+    # The outbox: set once the event bus confirmed the event (`outbox.relay_once`).
+    published_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ("id",)

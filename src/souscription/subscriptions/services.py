@@ -290,10 +290,24 @@ def submit_step(
 def undecided(*, older_than: datetime, limit: int = 100) -> list[tuple[str, str, int]]:
     """Complete revisions whose quote workflow never started (the process died in between): (dossier row id,
     subscription id, revision)."""
-    rows = DossierRow.objects.filter(decision_due__isnull=False, updated_at__lt=older_than).order_by("updated_at")
+    return _due("decision_due", older_than, limit)
+
+
+def unconcluded(*, older_than: datetime, limit: int = 100) -> list[tuple[str, str, int]]:
+    """Accepted offers whose `conclude` workflow never started, as `undecided`."""
+    return _due("conclusion_due", older_than, limit)
+
+
+def clear_conclusion_due(dossier_pk: uuid.UUID) -> None:
+    with transaction.atomic(using=DATABASE):
+        DossierRow.objects.filter(pk=dossier_pk).update(conclusion_due=None)
+
+
+def _due(field: str, older_than: datetime, limit: int) -> list[tuple[str, str, int]]:
+    rows = DossierRow.objects.filter(**{f"{field}__isnull": False, "updated_at__lt": older_than})
     return [
-        (str(row.id), row.subscription_id, int(row.decision_due or row.revision))
-        for row in rows.only("id", "subscription_id", "decision_due")[:limit]
+        (str(row.id), row.subscription_id, int(getattr(row, field)))
+        for row in rows.order_by("updated_at").only("id", "subscription_id", field)[:limit]
     ]
 
 
@@ -328,6 +342,7 @@ def accept_offer(subscription_id: str, *, now: datetime) -> Revised:
     with transaction.atomic(using=DATABASE):
         row, dossier = load(subscription_id, for_update=True)
         dossier.accept_offer(now=now)
+        row.conclusion_due = row.revision
         save(row, dossier, now=now)
         record_action(
             database=DATABASE,

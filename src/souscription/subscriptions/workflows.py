@@ -27,13 +27,14 @@ from souscription.products.domain import missing_fields
 from souscription.products.pricing import price_breakdown
 from souscription.products.runtime import engine
 from souscription.sales import services as sales
-from souscription.subscriptions import connected, paperwork, services
+from souscription.subscriptions import connected, outbox, paperwork, services
 from souscription.subscriptions.domain import ActivationChecks, Quote, Stage, Verdict
 from souscription.subscriptions.models import DecisionRecord
 from souscription.underwriting import health_products
 from souscription.underwriting import services as underwriting
 
 DATABASE = services.DATABASE
+__all__ = ["outbox"]  # imported for its relay loop, started with DBOS
 INVESTIGATION_DAYS, ESTIMATION_DAYS, CONTRACT_DAYS = 5, 3, 2
 """Due dates of the underwriting tasks, in calendar days from their opening (seed 003's service levels)."""
 
@@ -53,8 +54,6 @@ def quote_dossier(subscription_id: str, revision: int) -> str:
     stage = price_and_refer(subscription_id, revision, outcome)
     if stage == Stage.REFERRED:
         open_underwriting(subscription_id, revision)
-    if stage in {Stage.PRICED, Stage.REFERRED}:
-        connected.sync_crm(subscription_id, stage)
     return stage
 
 
@@ -195,15 +194,18 @@ def open_underwriting(subscription_id: str, revision: int) -> None:
 def start_undecided_quotes(scheduled_time: datetime, context: Any) -> int:
     """The outbox of the quote workflows: a step that completed a dossier's answers commits `decision_due` with
     them; if the process died before starting the workflow, this starts it (its id makes a second start a no-op)."""
-    waiting = undecided_revisions(scheduled_time.isoformat())
-    for dossier_id, subscription_id, revision in waiting:
+    undecided, unconcluded = due_workflows(scheduled_time.isoformat())
+    for dossier_id, subscription_id, revision in undecided:
         start(f"quote:{dossier_id}:r{revision}", quote_dossier, subscription_id, revision)
-    return len(waiting)
+    for dossier_id, subscription_id, revision in unconcluded:
+        start(f"conclude:{dossier_id}:r{revision}", conclude, subscription_id)
+    return len(undecided) + len(unconcluded)
 
 
 @workflows.step()
-def undecided_revisions(now: str) -> list[tuple[str, str, int]]:
-    return services.undecided(older_than=datetime.fromisoformat(now) - timedelta(seconds=10))
+def due_workflows(now: str) -> tuple[list[tuple[str, str, int]], list[tuple[str, str, int]]]:
+    older_than = datetime.fromisoformat(now) - timedelta(seconds=10)
+    return services.undecided(older_than=older_than), services.unconcluded(older_than=older_than)
 
 
 # -- underwriting decisions ------------------------------------------------------------------------------------
@@ -371,6 +373,8 @@ def mark_accepted(subscription_id: str) -> bool:
     row, _dossier = services.load(subscription_id)
     if row.offer_id:
         sales.mark_offer_accepted(row.offer_id)
+    if row.conclusion_due is not None:  # this workflow runs: the sweeper need not start it
+        services.clear_conclusion_due(row.pk)
     return row.referred
 
 
@@ -518,10 +522,7 @@ def validate_and_activate(subscription_id: str, invoice_id: str, accountant_id: 
     validate_invoice(invoice_id, accountant_id)
     post_to_erp(subscription_id, invoice_id)
     connected.sync_erp(subscription_id, invoice_id)
-    stage = activate(subscription_id)
-    if stage == Stage.ACTIVE:
-        connected.sync_crm(subscription_id, stage)
-    return stage
+    return activate(subscription_id)
 
 
 @workflows.step()

@@ -1,0 +1,100 @@
+"""The dossier's events go to the event bus: `DossierEvent` rows, written in the transaction of each transition,
+are the outbox; a relay loop in the workflow process publishes the unpublished ones in order, each confirmed by
+the bus before its row is marked (`integrations.bus.relay`). A crash loses nothing: an event confirmed but not yet
+marked is published again under the same message id, and consumers apply each id once.
+
+The loop starts with DBOS (`platform.workflows.after_launch`) in every process that runs workflows; in production,
+with several workers, each relays, which keeps every event delivered (consumers de-duplicate) but may interleave
+two dossiers' events: a dossier's own events stay in order within a run."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import structlog
+from django.db import connections, transaction
+from django.utils import timezone
+
+from souscription.connectors import bus as connectors_bus
+from souscription.integrations.bus.envelope import Envelope, of_recorded
+from souscription.integrations.bus.port import EventBus
+from souscription.integrations.bus.relay import relay
+from souscription.platform import workflows
+from souscription.subscriptions.models import DossierEvent
+
+log = structlog.get_logger(__name__)
+DATABASE = "default"
+SOURCE = "subscriptions.dossierevent"
+BATCH = 500
+INTERVAL_SECONDS = 0.5
+_subscribers: list[Callable[[EventBus], None]] = []
+
+
+def subscriber(subscribe: Callable[[EventBus], None]) -> Callable[[EventBus], None]:
+    """A consumer of the dossier's events registers itself; it is subscribed when the relay starts."""
+    _subscribers.append(subscribe)
+    return subscribe
+
+
+def relay_once(event_bus: EventBus) -> int:
+    """Publish what is pending, oldest first; mark what the bus confirmed in one update. Returns how many."""
+    rows = list(DossierEvent.objects.filter(published_at__isnull=True).order_by("id")[:BATCH])
+    pending = [(row.id, _envelope(row)) for row in rows]
+    row_of = {envelope.message_id: row_id for row_id, envelope in pending}
+    confirmed: list[int] = []
+    run = relay(
+        bus=event_bus,
+        unpublished=lambda: [envelope for _row_id, envelope in pending],
+        mark_published=lambda envelope: confirmed.append(row_of[envelope.message_id]),
+    )
+    if confirmed:
+        with transaction.atomic(using=DATABASE):
+            DossierEvent.objects.filter(id__in=confirmed).update(published_at=timezone.now())
+    return run.published
+
+
+def _envelope(row: DossierEvent) -> Envelope:
+    return of_recorded(
+        source=SOURCE,
+        row_id=row.id,
+        name=row.name,
+        version=row.version,
+        payload=row.payload,
+        occurred_at=row.occurred_at,
+    )
+
+
+def start() -> Callable[[], None]:
+    event_bus = connectors_bus.bus()
+    for subscribe in _subscribers:
+        subscribe(event_bus)
+    stop = threading.Event()
+    loops = [threading.Thread(target=_relay_loop, args=(event_bus, stop), name="events-relay", daemon=True)]
+    run = getattr(event_bus, "run", None)  # RabbitMQ: its consumers' loop; in-process delivery needs none
+    if run is not None:
+        loops.append(threading.Thread(target=run, args=(stop,), name="events-consumers", daemon=True))
+    for loop in loops:
+        loop.start()
+
+    def stopped() -> None:
+        stop.set()
+        for loop in loops:
+            loop.join(timeout=10)
+
+    return stopped
+
+
+def _relay_loop(event_bus: EventBus, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            relay_once(event_bus)
+        except Exception:
+            log.warning("events.relay_failed", exc_info=True)
+        finally:
+            for connection in connections.all(initialized_only=True):
+                connection.close_if_unusable_or_obsolete()
+        stop.wait(INTERVAL_SECONDS)
+
+
+workflows.after_launch("dossier-events", start)
