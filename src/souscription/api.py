@@ -16,6 +16,7 @@ from souscription.platform.problems import problems_body, problems_from_validati
 from souscription.portal.api import router as portal_router
 from souscription.subscriptions.api import billing_router, underwriting_router
 from souscription.subscriptions.api import router as dossiers_router
+from souscription.subscriptions.webhooks import router as webhooks_router
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +42,7 @@ api.add_router("/", underwriting_router)
 api.add_router("/", billing_router)
 api.add_router("/", gdpr_router)
 api.add_router("/", portal_router)
+api.add_router("/", webhooks_router)
 
 
 @api.exception_handler(DomainError)

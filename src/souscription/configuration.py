@@ -201,6 +201,11 @@ SETTINGS = (
         "First wait of a vendor call parked because the vendor is unavailable (doubles at each try, up to 600 s).",
     ),
     Setting(
+        "SOUSCRIPTION_CONNECTOR_BREAKER_SECONDS",
+        "30",
+        "How long a vendor's circuit breaker stays open (after 5 consecutive transient failures) before a trial.",
+    ),
+    Setting(
         "SOUSCRIPTION_CONNECTOR_TIMEOUT_SECONDS",
         "10",
         "Timeout of one HTTP exchange with a vendor; a timed-out call is retried with the same idempotency key.",
@@ -281,6 +286,7 @@ class Environment:
     rabbitmq_prefix: str = "souscription."
     connector_park_seconds: int = 30
     connector_timeout_seconds: int = 10
+    connector_breaker_seconds: int = 30
     idempotency_in_flight_seconds: int = 30
 
     @property
@@ -507,6 +513,13 @@ def _connectors(raw: Callable[[str], str | None], *, problems: list[str]) -> dic
         "rabbitmq_prefix": raw("SOUSCRIPTION_RABBITMQ_PREFIX") or "souscription.",
         "connector_park_seconds": park,
         "connector_timeout_seconds": timeout,
+        "connector_breaker_seconds": _parse_int(
+            "SOUSCRIPTION_CONNECTOR_BREAKER_SECONDS",
+            raw("SOUSCRIPTION_CONNECTOR_BREAKER_SECONDS"),
+            problems,
+            low=1,
+            high=3600,
+        ),
         "idempotency_in_flight_seconds": _parse_int(
             "SOUSCRIPTION_IDEMPOTENCY_IN_FLIGHT_SECONDS",
             raw("SOUSCRIPTION_IDEMPOTENCY_IN_FLIGHT_SECONDS"),

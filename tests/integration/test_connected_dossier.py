@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from dbos import DBOS
+from django.test import Client
 
 from souscription.configuration import VendorAccess
 from souscription.connectors import bus as connectors_bus
@@ -114,3 +115,44 @@ def test_a_customer_without_a_postal_address_waits_for_a_person_with_the_reason(
     assert waiting[0].operation == "erp.post_first_invoice"
     assert "street_missing" in waiting[0].reason
     assert odoo.moves() == []
+
+
+def test_a_move_made_in_the_crm_reaches_the_dossier_once_and_never_backwards(
+    vendors: tuple[FakeHubSpot, FakeOdoo],
+) -> None:
+    hubspot, _odoo = vendors
+    hubspot.faults.rate = 0.0
+    applicant = Applicant("garantie_automobile")
+    applicant.answer_all(CAR)
+    assert eventually(applicant, "crm_status", "offer_sent")
+    hubspot.take_events()  # our own sync's echoes
+    uri = "http://testserver/api/v1/webhooks/hubspot"
+
+    hubspot.move_in_hubspot(applicant.sid, "qualifiedtobuy")
+    earlier = hubspot.take_events()
+    hubspot.move_in_hubspot(applicant.sid, "closedlost")  # a salesperson marks the deal lost in HubSpot
+    later = hubspot.take_events()
+    headers, body = hubspot.webhook(uri, later)
+    client = Client()
+    delivered = client.post("/api/v1/webhooks/hubspot", body, content_type="application/json", headers=headers)
+    assert delivered.status_code == 204, delivered.content
+    assert applicant.status()["crm_status"] == "lost"
+    again = client.post("/api/v1/webhooks/hubspot", body, content_type="application/json", headers=headers)
+    assert again.status_code == 204  # a redelivery is acknowledged and changes nothing
+    headers, body = hubspot.webhook(uri, earlier)  # the earlier move, delivered late
+    assert (
+        client.post("/api/v1/webhooks/hubspot", body, content_type="application/json", headers=headers).status_code
+        == 204
+    )
+    assert applicant.status()["crm_status"] == "lost"
+
+    forged, body = hubspot.webhook(uri, later, secret="another-apps-secret")
+    refused = client.post("/api/v1/webhooks/hubspot", body, content_type="application/json", headers=forged)
+    assert refused.status_code == 401
+    assert refused.json()["errors"][0]["code"] == "webhook_signature_refused"
+
+
+def test_a_webhook_for_a_vendor_not_configured_is_not_found() -> None:
+    response = Client().post("/api/v1/webhooks/hubspot", b"[]", content_type="application/json")
+    assert response.status_code == 404
+    assert response.json()["errors"][0]["code"] == "webhook_not_configured"

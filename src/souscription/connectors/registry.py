@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 
 from souscription.configuration import PORTS
-from souscription.integrations.resilience import RetryPolicy
+from souscription.integrations.resilience import CircuitBreaker, RetryPolicy
 
 __all__ = ["PORTS", "RATE_LIMITS", "adapter", "vendor_of"]
 
@@ -51,7 +51,12 @@ def adapter(port: str) -> Any:
     module, _, name = FACTORIES[vendor].partition(":")
     factory = getattr(importlib.import_module(module), name)
     env = settings.SOUSCRIPTION
-    return factory(env.vendors[vendor], policy=RetryPolicy(attempts=4), timeout=float(env.connector_timeout_seconds))
+    return factory(
+        env.vendors[vendor],
+        policy=RetryPolicy(attempts=4),
+        timeout=float(env.connector_timeout_seconds),
+        breaker=CircuitBreaker(reset_after=float(env.connector_breaker_seconds)),
+    )
 
 
 def reset() -> None:

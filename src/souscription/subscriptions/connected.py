@@ -14,11 +14,14 @@ return at once and the dossier follows the platform's own pipeline and ledger.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from dbos import DBOS, SetWorkflowID
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from souscription.billing import services as billing
 from souscription.connectors import bus as connectors_bus
@@ -32,6 +35,7 @@ from souscription.integrations.erp.quality import customer_reference
 from souscription.platform import workflows
 from souscription.sales import services as sales
 from souscription.subscriptions import outbox, services
+from souscription.subscriptions.models import Dossier as DossierRow
 
 DATABASE = services.DATABASE
 SIDE_STATUSES = frozenset({"erp_sync", "invoice_status"})
@@ -77,18 +81,34 @@ def sync_crm(subscription_id: str, stage: str) -> None:
 @DBOS.workflow()
 def crm_sync(subscription_id: str, key: str) -> str:
     synced = calls.run("crm.sync_deal", key=key, subscription_id=subscription_id, args=(subscription_id,))
-    return record_crm_status(subscription_id, str(synced["stage"]), str(synced["crm_status"]))
+    return record_crm_status(subscription_id, dict(synced))
 
 
 @workflows.step()
-def record_crm_status(subscription_id: str, stage: str, crm_status: str) -> str:
+def record_crm_status(subscription_id: str, synced: dict[str, str]) -> str:
     with transaction.atomic(using=DATABASE):
         row, _dossier = services.load(subscription_id, for_update=True)
-        if row.stage != stage:
-            return "superseded"
-        row.crm_status = crm_status[:16]
-        row.save(update_fields=["crm_status"])
-    return crm_status
+        row.crm_deal_id = str(synced.get("crm_id", row.crm_deal_id))[:64]
+        fields = ["crm_deal_id"]
+        if row.stage == synced["stage"]:
+            row.crm_status, row.crm_status_at = synced["crm_status"][:16], timezone.now()
+            fields += ["crm_status", "crm_status_at"]
+        row.save(update_fields=fields)
+    return row.crm_status
+
+
+def apply_crm_move(*, crm_deal_id: str, crm_status: str | None, occurred_at: datetime) -> bool:
+    """A move a salesperson made in the CRM, from its webhook: the dossier's `crm_status` follows it, unless a later
+    move was applied already (deliveries come out of order) or the stage is not one we map. True when applied."""
+    if crm_status is None or not crm_deal_id:
+        return False
+    with transaction.atomic(using=DATABASE):
+        updated = (
+            DossierRow.objects.filter(crm_deal_id=crm_deal_id)
+            .filter(Q(crm_status_at__isnull=True) | Q(crm_status_at__lt=occurred_at))
+            .update(crm_status=crm_status[:16], crm_status_at=occurred_at)
+        )
+    return bool(updated)
 
 
 def sync_erp(subscription_id: str, invoice_id: str) -> None:
@@ -142,14 +162,21 @@ def crm_sync_deal(subscription_id: str, *, key: str) -> dict[str, str]:
         ),
         key=f"{key}:contact",
     )
-    deal = crm.upsert_deal(
-        DossierDeal(
-            subscription_id=subscription_id, product=row.product, amount_cents=row.premium_cents or 0, stage=stage
-        ),
-        contact_crm_id=crm_contact.crm_id,
-        key=f"{key}:deal",
-    )
-    return {"stage": stage, "crm_status": str(deal.crm_status)}
+    # Two syncs of one dossier may overlap (one parked, then resumed): each checks, after writing, that the dossier
+    # did not move meanwhile, and writes again if it did, so the one that ends last leaves the CRM at the stage.
+    for _attempt in range(5):
+        deal = crm.upsert_deal(
+            DossierDeal(
+                subscription_id=subscription_id, product=row.product, amount_cents=row.premium_cents or 0, stage=stage
+            ),
+            contact_crm_id=crm_contact.crm_id,
+            key=f"{key}:deal",
+        )
+        row, _dossier = services.load(subscription_id)
+        if row.stage == stage:
+            break
+        stage = row.stage
+    return {"stage": stage, "crm_status": str(deal.crm_status), "crm_id": str(deal.crm_id)}
 
 
 @calls.operation("erp.post_first_invoice")

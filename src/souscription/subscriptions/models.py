@@ -40,6 +40,10 @@ class Dossier(models.Model):
     information_requested = models.TextField(blank=True)
     closing_reason = models.TextField(blank=True)
     crm_status = models.CharField(max_length=16, default="lead")
+    # With a vendor CRM: the deal's id there (its webhooks name it) and when its last move we applied happened
+    # (deliveries come out of order: an older move never overwrites a newer one).
+    crm_deal_id = models.CharField(max_length=64, blank=True, db_index=True)
+    crm_status_at = models.DateTimeField(null=True, blank=True)
     signature_status = models.CharField(max_length=16, default="none")
     mandate_status = models.CharField(max_length=16, default="none")
     invoice_status = models.CharField(max_length=16, default="none")

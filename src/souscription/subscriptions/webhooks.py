@@ -1,0 +1,60 @@
+"""Vendors' webhooks (issue 5): each delivery is verified with the vendor's own signature scheme and replay window,
+taken in once per event id, and applied only if it is newer than what the dossier shows.
+
+The signature is the caller's credential: no session, no API key. A delivery that fails it gets 401 and changes
+nothing; a vendor that is not the configured adapter of its port gets 404."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Router, Status
+
+from souscription.connectors import registry
+from souscription.connectors import services as connectors
+from souscription.integrations.errors import WebhookRejected
+from souscription.kernel.errors import InvalidInput, NotAuthenticated, NotFound, Problem
+from souscription.platform.schemas import ErrorsOut
+from souscription.subscriptions import connected
+
+router = Router(tags=["webhooks"])
+ERRORS: dict[int, Any] = {400: ErrorsOut, 401: ErrorsOut, 404: ErrorsOut}
+_SIGNATURE_CODES = {"signature_missing", "signature_invalid", "replay_window"}
+
+
+class WebhookNotConfigured(NotFound):
+    code = "webhook_not_configured"
+    message = "Ce fournisseur n'est pas celui que la configuration donne à son port."
+
+
+class WebhookUnsigned(NotAuthenticated):
+    code = "webhook_signature_refused"
+    message = "Signature du webhook absente, fausse ou hors de la fenêtre de rejeu."
+
+
+@router.post("/webhooks/hubspot", response={204: None, **ERRORS}, auth=None, summary="Webhook HubSpot (v3)")
+def hubspot(request: HttpRequest) -> Status[None]:
+    """Les déplacements de transactions (deal.propertyChange sur dealstage) faits dans HubSpot."""
+    if registry.vendor_of("crm") != "hubspot":
+        raise WebhookNotConfigured(field="vendor")
+    now = timezone.now()
+    try:
+        moves = registry.adapter("crm").webhook_moves(
+            request.headers, request.body, now=now, method=request.method or "POST", uri=request.build_absolute_uri()
+        )
+    except WebhookRejected as refused:
+        if refused.code in _SIGNATURE_CODES:
+            raise WebhookUnsigned(field="X-HubSpot-Signature-v3") from None
+        raise InvalidInput([Problem(f"webhook_{refused.code}", "Corps du webhook illisible.", "body")]) from None
+    for move in moves:
+        with transaction.atomic(using=connectors.DATABASE):
+            if connectors.first_delivery(vendor="hubspot", event_id=move.event_id, event_type="deal.stage", at=now):
+                connected.apply_crm_move(
+                    crm_deal_id=move.crm_deal_id,
+                    crm_status=move.crm_status.value if move.crm_status else None,
+                    occurred_at=move.occurred_at,
+                )
+    return Status(204, None)
