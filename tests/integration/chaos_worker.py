@@ -36,6 +36,7 @@ from souscription.connectors import services as connectors  # noqa: E402
 from souscription.platform import workflows  # noqa: E402
 from souscription.products.runtime import catalog  # noqa: E402
 from souscription.simulation import Applicant, Outcome, SimulationError, Staff, realistic_answers  # noqa: E402
+from souscription.subscriptions.models import DossierEvent  # noqa: E402
 
 FOLDER = Path(os.environ["CHAOS_DIR"])
 FINAL = {"active", "declined", "rejected", "withdrawn", "expired"}
@@ -111,11 +112,13 @@ def open_dossier(applicant: Applicant, key: str, index: int) -> dict[str, Any]:
 
 def settle(seconds: float = 120) -> None:
     """A dossier the driver saw active may still have work after it (the CRM told it is won): wait until every
-    workflow has finished, but the dead-lettered calls and their parents, which wait for a person."""
+    workflow has finished, but the dead-lettered calls and their parents, which wait for a person, and every event
+    is relayed (an event left unpublished at exit would be published at the next start: the test checks all)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         running = DBOS.list_workflows(status=["PENDING", "ENQUEUED"], load_input=False, load_output=False)
-        if len(running) <= 2 * len(connectors.waiting(status="dead")):
+        relayed = not DossierEvent.objects.filter(published_at__isnull=True).exists()  # the outbox drained too
+        if relayed and len(running) <= 2 * len(connectors.waiting(status="dead")):
             return
         time.sleep(0.2)
     raise SystemExit("workflows still running after the dossiers were driven")
