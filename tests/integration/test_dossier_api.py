@@ -490,3 +490,21 @@ def test_a_complete_dossier_whose_quote_never_started_is_decided_by_the_sweeper(
     row.refresh_from_db()
     assert (row.stage, row.decision_due) == ("priced", None)
     assert workflows.start_undecided_quotes(timezone.now(), None) == 0
+
+
+def test_the_decide_step_replayed_after_it_committed_gives_the_same_outcome() -> None:
+    """kill -9 after `decide` committed but before DBOS recorded its output: DBOS runs it again, and it must carry
+    the workflow on (priced), not take its own effect for a newer revision's."""
+    applicant = Applicant("garantie_automobile")
+    for step in ("vehicle", "driver", "contact"):
+        prefix = STEPS["garantie_automobile"][step]
+        applicant.post(f"/steps/{step}", {"answers": {k: v for k, v in CAR.items() if k.startswith(prefix)}})
+    billing_answers = {k: v for k, v in CAR.items() if k.startswith("billing.")}
+    _complete, revised = services.submit_step(applicant.sid, "billing", billing_answers, now=timezone.now())
+    first = workflows.decide(applicant.sid, revised.revision)
+    assert first["stage"] == "validated"
+    again = workflows.decide(applicant.sid, revised.revision)
+    assert {k: again[k] for k in ("stage", "referred", "total_cents", "currency", "health")} == {
+        k: first[k] for k in ("stage", "referred", "total_cents", "currency", "health")
+    }
+    assert DecisionRecord.objects.filter(dossier__subscription_id=applicant.sid, name="pricing").count() == 1

@@ -68,6 +68,8 @@ def decide(subscription_id: str, revision: int) -> dict[str, Any]:
         if row.decision_due is not None and row.decision_due <= revision:
             row.decision_due = None  # this workflow runs: the sweeper need not start it
             row.save(update_fields=["decision_due"])
+        if row.revision == revision and dossier.stage is Stage.VALIDATED:
+            return _decided_before(row, revision, now)  # this step committed, then the process died: same outcome
         if row.revision != revision or dossier.stage is not Stage.DRAFT:
             return {"stage": "superseded"}
         version = services.product_version(row)
@@ -113,6 +115,21 @@ def decide(subscription_id: str, revision: int) -> dict[str, Any]:
     }
 
 
+def _decided_before(row: Any, revision: int, now: datetime) -> dict[str, Any]:
+    """The outcome `decide` returned for this revision, rebuilt from the decisions it recorded."""
+    version = services.product_version(row)
+    frequency = str(sales.dossier_answers(row.subscription_id)["billing.frequency"])
+    breakdown = price_breakdown(_decision_result(row, revision, "pricing"), frequency=frequency)
+    return {
+        "stage": Stage.VALIDATED.value,
+        "health": services.has_health_fields(version.definition),
+        "referred": bool(_decision_result(row, revision, "referral").get("referrals")),
+        "total_cents": breakdown.total_cents,
+        "currency": breakdown.currency,
+        "valid_until": services.offer_validity(version, now).isoformat(),
+    }
+
+
 @workflows.step()
 def keep_health_offer(subscription_id: str, revision: int, adjustment_pct: int, valid_until: str) -> None:
     """Legal keeps a health product's detailed offer (breakdown and PDF): its factors reveal health answers."""
@@ -150,6 +167,8 @@ def price_and_refer(subscription_id: str, revision: int, outcome: dict[str, Any]
     now = timezone.now()
     with transaction.atomic(using=DATABASE):
         row, dossier = services.load(subscription_id, for_update=True)
+        if row.revision == revision and dossier.stage in {Stage.PRICED, Stage.REFERRED}:
+            return dossier.stage.value  # this step committed, then the process died: the workflow goes on
         if row.revision != revision or dossier.stage is not Stage.VALIDATED:
             return "superseded"
         valid_until = datetime.fromisoformat(outcome["valid_until"])
