@@ -62,3 +62,20 @@ class _TriggerEditor:
     def execute(self, sql: str) -> None:
         with self.connection.cursor() as cursor:
             cursor.execute(sql)
+
+
+_EXIT_STATUS = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[_EXIT_STATUS] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Tests leave workflows waiting on purpose (a dead-lettered vendor call waits a day for a person): once the
+    report is written, the run ends without joining their threads, as `souscription worker` does at shutdown."""
+    from souscription.platform import workflows
+
+    workflows.end_process(config.stash.get(_EXIT_STATUS, 0))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import ROOT, platform_env
+from tests.integration.conftest import ROOT, migrate, platform_env
 
 pytestmark = pytest.mark.integration
 
@@ -90,3 +90,47 @@ def _twins_are_refused(tmp_path: Path, extra: dict[str, str]) -> None:
     again.wait_started()
     again.process.kill()
     again.process.wait(timeout=30)
+
+
+def test_a_worker_stops_on_sigterm_even_while_a_dead_lettered_call_waits_a_day_for_a_person(tmp_path: Path) -> None:
+    """The waiting call holds one of DBOS's threads; the worker leaves it recorded (the next launch takes it back)
+    instead of waiting out its day."""
+    from dbos import DBOSClient, EnqueueOptions
+
+    from souscription import __version__
+
+    # Odoo configured (never reached: the operation is refused before any request), so the ERP's queue exists.
+    env = platform_env(
+        tmp_path,
+        SOUSCRIPTION_CONNECTORS="erp=odoo",
+        SOUSCRIPTION_ODOO_URL="http://127.0.0.1:9",
+        SOUSCRIPTION_ODOO_TOKEN="odoo-api-key",
+        SOUSCRIPTION_ODOO_ACCOUNT="souscription",
+    )
+    migrate(env)
+    worker = Worker(env, "worker-1", tmp_path)
+    client = DBOSClient(system_database_url=f"sqlite:///{tmp_path / 'workflows.sqlite3'}")
+    try:
+        worker.wait_started()
+        options: EnqueueOptions = {
+            "queue_name": "connector-erp",
+            "workflow_name": "vendor_call",
+            "workflow_id": "call:refused-by-the-erp",
+            "app_version": __version__,
+        }
+        # An operation the registry does not know: refused, so dead-lettered until somebody replays it.
+        client.enqueue(options, "erp.unknown_operation", "refused-by-the-erp", "SUB-2026-000001", [])
+        deadline = time.monotonic() + 60
+        while "parked" not in _steps(client, "call:refused-by-the-erp") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "parked" in _steps(client, "call:refused-by-the-erp"), worker.log.read_text()[-2000:]
+        assert worker.stop(timeout=60) == 0
+        assert client.retrieve_workflow("call:refused-by-the-erp").get_status().status == "PENDING"
+    finally:
+        if worker.process.poll() is None:
+            worker.process.kill()
+        client.destroy()
+
+
+def _steps(client: object, workflow_id: str) -> list[str]:
+    return [step["function_name"].rpartition(".")[2] for step in client.list_workflow_steps(workflow_id)]  # type: ignore[attr-defined]

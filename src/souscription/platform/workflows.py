@@ -13,6 +13,8 @@ code change. Bump the package version when a workflow's sequence of steps change
 from __future__ import annotations
 
 import functools
+import os
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
@@ -94,6 +96,25 @@ def shutdown() -> None:
         DBOS.destroy(destroy_registry=False, workflow_completion_timeout_sec=5)
         _state["lock"].release()
         _state.update(launched=False, executor_id=None, url=None, lock=None)
+
+
+def waiting_threads() -> list[threading.Thread]:
+    """DBOS executor threads still alive after `shutdown`: workflows that wait (a parked or dead-lettered vendor
+    call, a dossier waiting for its call's result). Their progress is in the workflow database."""
+    return [thread for thread in threading.enumerate() if thread.name.startswith("dbos-executor")]
+
+
+def end_process(code: int = 0) -> None:
+    """Leave the process after `shutdown`, without joining the workflows that still wait. DBOS's executor threads
+    are not daemons: the interpreter's normal exit joins them, which lasts as long as their wait (a dead-lettered
+    call waits a day for a person). What they had done is recorded and the next launch recovers them, so they are
+    left behind, as a `kill` would; with none waiting, the process ends normally."""
+    if not waiting_threads():
+        return
+    log.info("workflows.left_waiting", threads=len(waiting_threads()))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def is_running() -> bool:

@@ -60,6 +60,7 @@ class Command(PlatformCommand):
             pass
         finally:
             workflows.shutdown()
+        workflows.end_process()
 
 
 def _stop(signum: int, frame: object) -> None:

@@ -46,3 +46,4 @@ class Command(PlatformCommand):
         finally:
             workflows.shutdown()
             self.progress_console.print(f"Worker « {executor_id} » arrêté.")
+            workflows.end_process()
