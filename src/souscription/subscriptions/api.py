@@ -25,7 +25,7 @@ from souscription.kernel.errors import DomainError, PermissionDenied
 from souscription.partners.auth import PartnerCaller, PartnerKey
 from souscription.partners.domain import Scope
 from souscription.platform.schemas import ErrorsOut
-from souscription.subscriptions import services, signature_codes, workflows
+from souscription.subscriptions import e_signature, services, signature_codes, workflows
 from souscription.subscriptions.callers import Caller, caller_of, check_may_write_step, front_office, granted, reader
 from souscription.subscriptions.schemas import (
     DossierStatusOut,
@@ -184,6 +184,7 @@ def signature_code(request: HttpRequest, subscription_id: str) -> dict[str, Any]
     caller = caller_of(request, subscription_id)
     if not caller.is_applicant or caller.partner_id is not None:
         raise PermissionDenied("Seul le demandeur reçoit le code de signature.", field="Authorization")
+    e_signature.check_signed_here()
     sent = signature_codes.send_code(subscription_id, now=timezone.now())
     return {"sent_to": sent.sent_to, "expires_at": sent.expires_at}
 
@@ -198,6 +199,7 @@ def sign(request: HttpRequest, subscription_id: str, payload: SignatureIn) -> di
     caller = caller_of(request, subscription_id)
     if not caller.is_applicant or caller.partner_id is not None:
         raise PermissionDenied("Seul le demandeur signe son contrat.", field="Authorization")
+    e_signature.check_signed_here()
     row = services.check_can_sign(subscription_id)
     signature_codes.confirm(subscription_id, payload.code, now=timezone.now())
     handle = workflows.start(f"sign:{row.dossier_id}", workflows.sign_and_bill, subscription_id, payload.signer_name)

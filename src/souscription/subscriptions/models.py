@@ -45,6 +45,9 @@ class Dossier(models.Model):
     crm_deal_id = models.CharField(max_length=64, blank=True, db_index=True)
     crm_status_at = models.DateTimeField(null=True, blank=True)
     signature_status = models.CharField(max_length=16, default="none")
+    # The e-signature vendor's request (empty with the embedded signature) and when its last state was applied.
+    signature_request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    signature_status_at = models.DateTimeField(null=True, blank=True)
     mandate_status = models.CharField(max_length=16, default="none")
     invoice_status = models.CharField(max_length=16, default="none")
     payment_status = models.CharField(max_length=16, default="none")

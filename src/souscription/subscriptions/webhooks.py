@@ -18,7 +18,7 @@ from souscription.connectors import services as connectors
 from souscription.integrations.errors import WebhookRejected
 from souscription.kernel.errors import InvalidInput, NotAuthenticated, NotFound, Problem
 from souscription.platform.schemas import ErrorsOut
-from souscription.subscriptions import connected
+from souscription.subscriptions import connected, e_signature, services, workflows
 
 router = Router(tags=["webhooks"])
 ERRORS: dict[int, Any] = {400: ErrorsOut, 401: ErrorsOut, 404: ErrorsOut}
@@ -57,4 +57,26 @@ def hubspot(request: HttpRequest) -> Status[None]:
                     crm_status=move.crm_status.value if move.crm_status else None,
                     occurred_at=move.occurred_at,
                 )
+    return Status(204, None)
+
+
+@router.post("/webhooks/yousign", response={204: None, **ERRORS}, auth=None, summary="Webhook Yousign (v3)")
+def yousign(request: HttpRequest) -> Status[None]:
+    """Les états d'une demande de signature (activée, signée, refusée, expirée, annulée) envoyés par Yousign."""
+    if registry.vendor_of("signature") != "yousign":
+        raise WebhookNotConfigured(field="vendor")
+    now = timezone.now()
+    try:
+        event = registry.adapter("signature").read_webhook(request.headers, request.body, now)
+    except WebhookRejected as refused:
+        if refused.code in _SIGNATURE_CODES:
+            raise WebhookUnsigned(field="X-Yousign-Signature-256") from None
+        raise InvalidInput([Problem(f"webhook_{refused.code}", "Corps du webhook illisible.", "body")]) from None
+    signed = e_signature.dossier_signed_by(event)
+    if signed is not None:
+        # Started before the delivery is recorded: a crash in between leaves Yousign's redelivery to start it (the
+        # workflow id makes the second start join the first).
+        row, _dossier = services.load(signed)
+        workflows.start(f"sign:{row.id}", workflows.signed_at_vendor, signed, event.request_id)
+    e_signature.apply_event(event, vendor="yousign", now=now)
     return Status(204, None)

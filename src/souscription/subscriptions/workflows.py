@@ -21,13 +21,14 @@ from django.utils import timezone
 from souscription.audit.context import Actor, record_action
 from souscription.audit.domain import WORKFLOW_SOURCE, Action, applicant_actor
 from souscription.billing import services as billing
+from souscription.connectors import calls
 from souscription.identity.domain import Role
 from souscription.platform import workflows
 from souscription.products.domain import missing_fields
 from souscription.products.pricing import price_breakdown
 from souscription.products.runtime import engine
 from souscription.sales import services as sales
-from souscription.subscriptions import connected, outbox, paperwork, services
+from souscription.subscriptions import connected, e_signature, outbox, paperwork, services
 from souscription.subscriptions.domain import ActivationChecks, Quote, Stage, Verdict
 from souscription.subscriptions.models import DecisionRecord
 from souscription.underwriting import health_products
@@ -378,13 +379,21 @@ def conclude(subscription_id: str) -> str:
         open_contract_task(subscription_id)
         return Stage.ACCEPTED.value
     draft_contract(subscription_id, "")
-    return send_for_signature(subscription_id, None)
+    return signature_requested(subscription_id, send_for_signature(subscription_id, None))
 
 
 @DBOS.workflow()
 def jurist_drafts(subscription_id: str, task_id: str, jurist_id: int) -> str:
     draft_contract(subscription_id, task_id, jurist_id)
-    return send_for_signature(subscription_id, Role.JURIST.value)
+    return signature_requested(subscription_id, send_for_signature(subscription_id, Role.JURIST.value))
+
+
+def signature_requested(subscription_id: str, stage: str) -> str:
+    """With an e-signature vendor, the contract awaiting signature is sent to it (the embedded signature waits for
+    the applicant's code instead)."""
+    if stage == Stage.AWAITING_SIGNATURE.value and e_signature.uses_vendor():
+        e_signature.request_signature(subscription_id, connected.dossier_key(subscription_id))
+    return stage
 
 
 @workflows.step()
@@ -463,6 +472,16 @@ def send_for_signature(subscription_id: str, by: str | None) -> str:
 @DBOS.workflow()
 def sign_and_bill(subscription_id: str, signer_name: str) -> str:
     sign_contract(subscription_id, signer_name)
+    customer_id = mark_signed(subscription_id)
+    invoice_id = set_up_billing(subscription_id, customer_id)
+    return billing_ready(subscription_id, invoice_id)
+
+
+@DBOS.workflow()
+def signed_at_vendor(subscription_id: str, request_id: str) -> str:
+    """The vendor says the customer signed: Legal keeps the vendor's signed copy, then as `sign_and_bill`."""
+    key = f"signed:{connected.dossier_key(subscription_id)}"
+    calls.run("signature.keep_signed", key=key, subscription_id=subscription_id, args=(subscription_id, request_id))
     customer_id = mark_signed(subscription_id)
     invoice_id = set_up_billing(subscription_id, customer_id)
     return billing_ready(subscription_id, invoice_id)
@@ -577,6 +596,8 @@ def activate(subscription_id: str) -> str:
 @DBOS.workflow()
 def after_withdrawal(subscription_id: str) -> None:
     cancel_underwriting(subscription_id)
+    if e_signature.uses_vendor():
+        e_signature.cancel_request(subscription_id, connected.dossier_key(subscription_id))
 
 
 @workflows.step()

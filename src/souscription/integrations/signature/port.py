@@ -8,6 +8,7 @@ request still open is cancelled when the contract is voided (compensation). Pure
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -151,6 +152,10 @@ class SignaturePort(Protocol):
     def cancel(self, request_id: str, *, reason: CancelReason, note: str, key: str) -> SignatureRequest:
         """Stop a request still open (compensation). A request already final is left as it is and returned: a
         signed contract (DONE) cannot be taken back by cancelling its request, the caller decides what follows."""
+        ...
+
+    def read_webhook(self, headers: Mapping[str, str], body: bytes, now: datetime) -> SignatureEvent:
+        """The event a genuine provider notification carries; `WebhookRejected` for anything else."""
         ...
 
 

@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -28,6 +29,7 @@ from souscription.integrations.signature import yousign_states as states
 from souscription.integrations.signature.port import (
     CancelReason,
     ContractForSignature,
+    SignatureEvent,
     SignatureNotDone,
     SignatureRequest,
     SignatureStatus,
@@ -79,6 +81,7 @@ class YousignSignature:
         self._policy = policy or RetryPolicy()
         self._sleep = sleep
         token = access.token
+        self._webhook_secret = access.webhook_secret
         shared: dict[str, Any] = {
             "vendor": VENDOR,
             "base_url": access.url,
@@ -159,6 +162,10 @@ class YousignSignature:
                 probe=lambda: self._fetch(request_id),
             )
         return _state(request)
+
+    def read_webhook(self, headers: Mapping[str, str], body: bytes, now: datetime) -> SignatureEvent:
+        """The verified event of a delivery to the platform's webhook, or `WebhookRejected`."""
+        return states.verify_webhook(headers, body, self._webhook_secret, now)
 
     # -- the steps of sending ----------------------------------------------------------------------------------------
 
