@@ -27,6 +27,10 @@ class Invoice(models.Model):
     validated_by = models.BigIntegerField(_("validée par"), null=True, blank=True)
     validated_at = models.DateTimeField(_("validée le"), null=True, blank=True)
     issued_on = models.DateField(_("émise le"))
+    # The provider's debit of this invoice, its status there and when that status was given (webhooks come late).
+    vendor_payment_id = models.CharField(max_length=64, blank=True, db_index=True)
+    payment_status = models.CharField(max_length=16, blank=True)
+    payment_status_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("facture")
@@ -72,6 +76,11 @@ class Mandate(models.Model):
     bic = models.CharField(_("BIC"), max_length=11, blank=True)
     status = models.CharField(_("statut"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
     signed_on = models.DateField(_("signé le"))
+    # The payment provider's objects for this mandate (empty with the embedded direct debit) and its state there.
+    vendor_customer_id = models.CharField(max_length=64, blank=True)
+    vendor_payment_method_id = models.CharField(max_length=64, blank=True)
+    vendor_mandate_id = models.CharField(max_length=64, blank=True, db_index=True)
+    vendor_status = models.CharField(max_length=16, blank=True)
 
     class Meta:
         verbose_name = _("mandat SEPA")

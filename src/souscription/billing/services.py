@@ -135,6 +135,7 @@ class MandateAccount:
     iban: str
     bic: str
     status: str
+    signed_on: date | None = None
 
 
 def mandate_account(subscription_id: str) -> MandateAccount | None:
@@ -142,7 +143,7 @@ def mandate_account(subscription_id: str) -> MandateAccount | None:
     row = Mandate.objects.filter(subscription_id=subscription_id).first()
     if row is None:
         return None
-    return MandateAccount(row.reference, row.holder, _open_iban(row), row.bic, row.status)
+    return MandateAccount(row.reference, row.holder, _open_iban(row), row.bic, row.status, row.signed_on)
 
 
 def shred_bank_details(*, subscription_id: str) -> int:

@@ -18,7 +18,7 @@ from souscription.connectors import services as connectors
 from souscription.integrations.errors import WebhookRejected
 from souscription.kernel.errors import InvalidInput, NotAuthenticated, NotFound, Problem
 from souscription.platform.schemas import ErrorsOut
-from souscription.subscriptions import connected, e_signature, services, workflows
+from souscription.subscriptions import connected, e_signature, payments, services, workflows
 
 router = Router(tags=["webhooks"])
 ERRORS: dict[int, Any] = {400: ErrorsOut, 401: ErrorsOut, 404: ErrorsOut}
@@ -79,4 +79,20 @@ def yousign(request: HttpRequest) -> Status[None]:
         row, _dossier = services.load(signed)
         workflows.start(f"sign:{row.id}", workflows.signed_at_vendor, signed, event.request_id)
     e_signature.apply_event(event, vendor="yousign", now=now)
+    return Status(204, None)
+
+
+@router.post("/webhooks/stripe", response={204: None, **ERRORS}, auth=None, summary="Webhook Stripe")
+def stripe(request: HttpRequest) -> Status[None]:
+    """L'issue des prélèvements SEPA (quelques jours après) et les changements de mandat, envoyés par Stripe."""
+    if registry.vendor_of("payment") != "stripe":
+        raise WebhookNotConfigured(field="vendor")
+    now = timezone.now()
+    try:
+        event = registry.adapter("payment").read_webhook(request.headers, request.body, now)
+    except WebhookRejected as refused:
+        if refused.code in _SIGNATURE_CODES:
+            raise WebhookUnsigned(field="Stripe-Signature") from None
+        raise InvalidInput([Problem(f"webhook_{refused.code}", "Corps du webhook illisible.", "body")]) from None
+    payments.apply_event(event, vendor="stripe", now=now)
     return Status(204, None)

@@ -21,6 +21,7 @@ from django.utils import timezone
 from souscription.audit.context import Actor, record_action
 from souscription.audit.domain import WORKFLOW_SOURCE, Action, applicant_actor
 from souscription.billing import services as billing
+from souscription.billing import vendor_payments
 from souscription.connectors import calls
 from souscription.identity.domain import Role
 from souscription.platform import workflows
@@ -28,7 +29,7 @@ from souscription.products.domain import missing_fields
 from souscription.products.pricing import price_breakdown
 from souscription.products.runtime import engine
 from souscription.sales import services as sales
-from souscription.subscriptions import connected, e_signature, outbox, paperwork, services
+from souscription.subscriptions import connected, e_signature, outbox, paperwork, payments, services
 from souscription.subscriptions.domain import ActivationChecks, Quote, Stage, Verdict
 from souscription.subscriptions.models import DecisionRecord
 from souscription.underwriting import health_products
@@ -474,6 +475,7 @@ def sign_and_bill(subscription_id: str, signer_name: str) -> str:
     sign_contract(subscription_id, signer_name)
     customer_id = mark_signed(subscription_id)
     invoice_id = set_up_billing(subscription_id, customer_id)
+    mandate_at_vendor(subscription_id)
     return billing_ready(subscription_id, invoice_id)
 
 
@@ -484,6 +486,7 @@ def signed_at_vendor(subscription_id: str, request_id: str) -> str:
     calls.run("signature.keep_signed", key=key, subscription_id=subscription_id, args=(subscription_id, request_id))
     customer_id = mark_signed(subscription_id)
     invoice_id = set_up_billing(subscription_id, customer_id)
+    mandate_at_vendor(subscription_id)
     return billing_ready(subscription_id, invoice_id)
 
 
@@ -546,7 +549,8 @@ def billing_ready(subscription_id: str, invoice_id: str) -> str:
     now = timezone.now()
     with transaction.atomic(using=DATABASE):
         row, dossier = services.load(subscription_id, for_update=True)
-        row.mandate_status, row.invoice_status, row.invoice_id = "active", "drafted", uuid.UUID(invoice_id)
+        row.mandate_status = vendor_payments.mandate_status(subscription_id)
+        row.invoice_status, row.invoice_id = "drafted", uuid.UUID(invoice_id)
         row.erp_sync = "ready"
         services.save(row, dossier, now=now)
     return dossier.stage.value
@@ -560,7 +564,16 @@ def validate_and_activate(subscription_id: str, invoice_id: str, accountant_id: 
     validate_invoice(invoice_id, accountant_id)
     post_to_erp(subscription_id, invoice_id)
     connected.sync_erp(subscription_id, invoice_id)
-    return activate(subscription_id)
+    stage = activate(subscription_id)
+    if payments.uses_vendor() and stage == Stage.ACTIVE.value:
+        payments.collect_first_instalment(subscription_id, connected.dossier_key(subscription_id), invoice_id)
+    return stage
+
+
+def mandate_at_vendor(subscription_id: str) -> None:
+    """With a payment provider, the mandate Billing recorded is set up there too (the embedded debit needs none)."""
+    if payments.uses_vendor():
+        payments.set_up_mandate(subscription_id, connected.dossier_key(subscription_id))
 
 
 @workflows.step()
