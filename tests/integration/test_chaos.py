@@ -1,9 +1,9 @@
-"""Chaos: 200 car dossiers driven through the public API while the CRM (HubSpot) and the ERP (Odoo) fakes fail 30%
-of their calls (timeouts, resets after the effect, 5xx, 429, slow answers) and the platform process is killed
-with kill -9 three times (a second run restarts RabbitMQ mid-way, the events going through it). Every dossier ends
-consistent (active, closed, or waiting for a person with a reason),
-no vendor sees an effect twice, and no transition event is lost or doubled: every event reaches the bus (in-process
-here) and Sales' CRM consumer applies each one it follows exactly once.
+"""Chaos: 200 car dossiers driven through the public API while the CRM (HubSpot), ERP (Odoo) and payment (Stripe)
+fakes fail 30% of their calls (timeouts, resets after the effect, 5xx, 429, slow answers) and the platform process
+is killed with kill -9 three times (a second run restarts RabbitMQ mid-way, the events going through it). Every
+dossier ends consistent (active, closed, or waiting for a person with a reason), no vendor sees an effect twice,
+and no transition event is lost or doubled: every event reaches the bus (in-process here) and Sales' CRM consumer
+applies each one it follows exactly once.
 
 SOUSCRIPTION_CHAOS_DOSSIERS sets the count (200 by default; fewer for a quick run by hand)."""
 
@@ -30,6 +30,7 @@ from souscription.integrations.bus.rabbitmq import RabbitMqBus, RabbitMqSettings
 from tests.fakes.base import FaultPlan
 from tests.fakes.hubspot import CLIENT_SECRET, TOKEN, FakeHubSpot
 from tests.fakes.odoo import API_KEY, FakeOdoo
+from tests.fakes.stripe import SECRET_KEY, WEBHOOK_SECRET, FakeStripe
 from tests.integration.conftest import ROOT, migrate, platform_env
 
 pytestmark = pytest.mark.integration
@@ -51,7 +52,7 @@ def opened(folder: Path) -> int:
 
 @dataclass
 class ChaosRun:
-    dossiers: list[tuple[str, str, str, str, str]]
+    dossiers: list[tuple[str, str, str, str, str, str, str]]
     by_stage: Counter[str]
     waiting: dict[str, str]
     duplicates: int
@@ -88,18 +89,22 @@ def chaos_run(
     with (
         FakeHubSpot(FaultPlan(rate=0.3, seed=21, kinds=kinds, **faults)) as hubspot,
         FakeOdoo(FaultPlan(rate=0.3, seed=22, kinds=kinds, **faults)) as odoo,
+        FakeStripe(FaultPlan(rate=0.3, seed=23, kinds=kinds, **faults)) as stripe,
     ):
         env = platform_env(
             folder,
             CHAOS_DIR=str(folder),
             SOUSCRIPTION_EXECUTOR_ID="chaos",
-            SOUSCRIPTION_CONNECTORS="crm=hubspot,erp=odoo",
+            SOUSCRIPTION_CONNECTORS="crm=hubspot,erp=odoo,payment=stripe",
             SOUSCRIPTION_HUBSPOT_URL=hubspot.url,
             SOUSCRIPTION_HUBSPOT_TOKEN=TOKEN,
             SOUSCRIPTION_HUBSPOT_WEBHOOK_SECRET=CLIENT_SECRET,
             SOUSCRIPTION_ODOO_URL=odoo.url,
             SOUSCRIPTION_ODOO_TOKEN=API_KEY,
             SOUSCRIPTION_ODOO_ACCOUNT=odoo.database,
+            SOUSCRIPTION_STRIPE_URL=stripe.url,
+            SOUSCRIPTION_STRIPE_TOKEN=SECRET_KEY,
+            SOUSCRIPTION_STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
             SOUSCRIPTION_CONNECTOR_PARK_SECONDS="1",
             SOUSCRIPTION_CONNECTOR_TIMEOUT_SECONDS="1",
             SOUSCRIPTION_CONNECTOR_BREAKER_SECONDS="3",
@@ -126,8 +131,14 @@ def chaos_run(
             assert worker.returncode == 0, (folder / f"run{kills}.err").read_text()[-4000:]
             break
         seconds = time.monotonic() - started
-        duplicates = len(hubspot.duplicates()) + len(odoo.duplicates())
-        injected = sum(hubspot.faults_injected.values()) + sum(odoo.faults_injected.values())
+        fakes = (hubspot, odoo, stripe)
+        duplicates = sum(len(fake.duplicates()) for fake in fakes)
+        injected = sum(sum(fake.faults_injected.values()) for fake in fakes)
+        debited = Counter(
+            item["metadata"].get("subscription_id")
+            for item in stripe.objects.values()
+            if item.get("object") == "payment_intent"
+        )
         deal_stage = {
             r.properties.get("souscription_subscription_id"): r.properties["dealstage"]
             for r in hubspot.records["deals"].values()
@@ -138,7 +149,8 @@ def chaos_run(
     assert sum(driver.values()) == count
     with sqlite3.connect(folder / "default.sqlite3") as db:
         dossiers = db.execute(
-            "SELECT id, subscription_id, stage, crm_status, erp_sync FROM subscriptions_dossier"
+            "SELECT id, subscription_id, stage, crm_status, erp_sync, mandate_status, payment_status"
+            " FROM subscriptions_dossier"
         ).fetchall()
         events = db.execute("SELECT dossier_id, name FROM subscriptions_dossierevent").fetchall()
         waiting = dict(db.execute("SELECT subscription_id, reason FROM connectors_parkedcall WHERE status = 'dead'"))
@@ -154,7 +166,7 @@ def chaos_run(
     for dossier_id, name in events:
         names.setdefault(str(dossier_id).replace("-", ""), Counter())[name.removeprefix("subscriptions.")] += 1
     inconsistent, lost = [], []
-    for dossier_id, sid, stage, crm_status, erp_sync in dossiers:
+    for dossier_id, sid, stage, crm_status, erp_sync, mandate_status, payment_status in dossiers:
         if stage not in FINAL and sid not in waiting:
             inconsistent.append((sid, stage))
         chain = names.get(str(dossier_id).replace("-", ""), Counter())
@@ -167,9 +179,12 @@ def chaos_run(
             assert (crm_status, erp_sync) == ("won", "synced"), sid
             assert deal_stage.get(sid) == "closedwon", sid
             assert invoice_of[sid] in posted_invoices, sid
+            # Stripe: the mandate set up, the first instalment debited once (SEPA answers days later).
+            assert (mandate_status, payment_status) == ("active", "processing"), sid
+            assert debited[sid] == 1, sid
     return ChaosRun(
         dossiers=dossiers,
-        by_stage=Counter(stage for _id, _sid, stage, _crm, _erp in dossiers),
+        by_stage=Counter(row[2] for row in dossiers),
         waiting=waiting,
         duplicates=duplicates,
         lost=lost,
