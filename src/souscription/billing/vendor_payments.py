@@ -84,6 +84,10 @@ def record_payment(invoice_id: uuid.UUID, *, payment_id: str, status: str, at: d
     return PaymentApplied(row.subscription_id, row.payment_status)
 
 
+def payment_status(invoice_id: uuid.UUID) -> str:
+    return str(Invoice.objects.filter(id=invoice_id).values_list("payment_status", flat=True).first() or "")
+
+
 def apply_payment_status(payment_id: str, status: str, *, occurred_at: datetime) -> PaymentApplied | None:
     """A provider's notification of a debit: applied if newer and forward; None when nothing changed."""
     with transaction.atomic(using=DATABASE):

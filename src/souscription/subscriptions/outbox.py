@@ -9,6 +9,7 @@ two dossiers' events: a dossier's own events stay in order within a run."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 
@@ -65,6 +66,9 @@ def _envelope(row: DossierEvent) -> Envelope:
     )
 
 
+CONSUMERS_RESTART_SECONDS = 5.0
+
+
 def start() -> Callable[[], None]:
     event_bus = connectors_bus.bus()
     for subscribe in _subscribers:
@@ -73,7 +77,7 @@ def start() -> Callable[[], None]:
     loops = [threading.Thread(target=_relay_loop, args=(event_bus, stop), name="events-relay", daemon=True)]
     run = getattr(event_bus, "run", None)  # RabbitMQ: its consumers' loop; in-process delivery needs none
     if run is not None:
-        loops.append(threading.Thread(target=run, args=(stop,), name="events-consumers", daemon=True))
+        loops.append(threading.Thread(target=_consumers_loop, args=(run, stop), name="events-consumers", daemon=True))
     for loop in loops:
         loop.start()
 
@@ -86,15 +90,37 @@ def start() -> Callable[[], None]:
 
 
 def _relay_loop(event_bus: EventBus, stop: threading.Event) -> None:
+    """Runs as long as the process: a failed pass (the database or the broker away) is logged and tried again."""
     while not stop.is_set():
         try:
             relay_once(event_bus)
         except Exception:
             log.warning("events.relay_failed", exc_info=True)
-        finally:
-            for connection in connections.all(initialized_only=True):
-                connection.close_if_unusable_or_obsolete()
+        _recycle_connections()
         stop.wait(INTERVAL_SECONDS)
+
+
+def _consumers_loop(run: Callable[[threading.Event], None], stop: threading.Event) -> None:
+    """The broker's consumers, started again after anything their own reconnection does not absorb (a refused
+    topology, a bug in a handler's bookkeeping): logged as an error, never a silently dead thread."""
+    while not stop.is_set():
+        try:
+            run(stop)
+        except Exception:
+            log.error("events.consumers_failed", exc_info=True)
+            stop.wait(CONSUMERS_RESTART_SECONDS)
+
+
+def _recycle_connections() -> None:
+    """Checking a connection's health touches the database, which may be the reason the pass failed: a failed check
+    drops the connection (the next pass opens another) instead of ending the relay."""
+    for connection in connections.all(initialized_only=True):
+        try:
+            connection.close_if_unusable_or_obsolete()
+        except Exception:
+            log.warning("events.relay_connection_dropped", database=connection.alias, exc_info=True)
+            with contextlib.suppress(Exception):  # Django forgets the connection even when closing it fails
+                connection.close()
 
 
 workflows.after_launch("dossier-events", start)

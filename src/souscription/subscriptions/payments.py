@@ -61,12 +61,14 @@ def collect_first_instalment(subscription_id: str, dossier_key: str, invoice_id:
         return
     key = f"debit:{dossier_key}:{invoice_id}"
     args = (subscription_id, invoice_id)
-    status = calls.run("payment.collect_instalment", key=key, subscription_id=subscription_id, args=args)
-    record_payment_status(subscription_id, str(status))
+    calls.run("payment.collect_instalment", key=key, subscription_id=subscription_id, args=args)
+    record_payment_status(subscription_id, invoice_id)
 
 
 @workflows.step()
-def record_payment_status(subscription_id: str, status: str) -> None:
+def record_payment_status(subscription_id: str, invoice_id: str) -> None:
+    """The debit's status as Billing has it now: a webhook may already have brought a later one than the call's."""
+    status = vendor_payments.payment_status(uuid.UUID(invoice_id))
     with transaction.atomic(using=DATABASE):
         DossierRow.objects.filter(subscription_id=subscription_id).update(payment_status=status[:16])
 

@@ -485,6 +485,9 @@ def signed_at_vendor(subscription_id: str, request_id: str) -> str:
     key = f"signed:{connected.dossier_key(subscription_id)}"
     calls.run("signature.keep_signed", key=key, subscription_id=subscription_id, args=(subscription_id, request_id))
     customer_id = mark_signed(subscription_id)
+    stage = stage_of(subscription_id)
+    if stage != Stage.SIGNED.value:  # withdrawn between the vendor's `done` and now: nothing to bill
+        return stage
     invoice_id = set_up_billing(subscription_id, customer_id)
     mandate_at_vendor(subscription_id)
     return billing_ready(subscription_id, invoice_id)
@@ -521,6 +524,12 @@ def mark_signed(subscription_id: str) -> str:
                 actor=Actor(applicant_actor(subscription_id), "", WORKFLOW_SOURCE),
             )
     return str(row.customer_id)
+
+
+@workflows.step()
+def stage_of(subscription_id: str) -> str:
+    row, _dossier = services.load(subscription_id)
+    return str(row.stage)
 
 
 @workflows.step()
