@@ -5,21 +5,18 @@ later: `payment_status` becomes `succeeded` or `failed`, once, never backwards. 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from dbos import DBOS
 from django.test import Client
 
 from souscription.billing.models import Invoice
 from souscription.configuration import VendorAccess
-from souscription.connectors import calls, registry
-from souscription.integrations.http import reset_breakers
 from tests.fakes.base import FaultPlan
 from tests.fakes.stripe import SECRET_KEY, WEBHOOK_SECRET, FakeStripe
 from tests.integration.test_dossier_api import CAR, Applicant, validate_first_invoice
+from tests.integration.vendor_settings import port_given_to
 
 pytestmark = [
     pytest.mark.integration,
@@ -33,21 +30,9 @@ FAILING_IBAN = "FR8420041010050500013M02607"  # Stripe's test IBAN whose debits 
 @pytest.fixture
 def stripe(settings: Any) -> Iterator[FakeStripe]:
     with FakeStripe(FaultPlan(rate=0.3, seed=6, kinds=("server_error", "rate_limited", "reset", "slow"))) as fake:
-        settings.SOUSCRIPTION = dataclasses.replace(
-            settings.SOUSCRIPTION,
-            connectors={**settings.SOUSCRIPTION.connectors, "payment": "stripe"},
-            vendors={
-                **settings.SOUSCRIPTION.vendors,
-                "stripe": VendorAccess("stripe", fake.url, token=SECRET_KEY, webhook_secret=WEBHOOK_SECRET),
-            },
-            connector_park_seconds=1,
-        )
-        DBOS.register_queue(calls.queue_name("payment"), polling_interval_sec=0.1, on_conflict="always_update")
-        registry.reset()
-        reset_breakers()
-        yield fake
-    registry.reset()
-    reset_breakers()
+        access = VendorAccess("stripe", fake.url, token=SECRET_KEY, webhook_secret=WEBHOOK_SECRET)
+        with port_given_to(settings, "payment", access):
+            yield fake
 
 
 def active_dossier(iban: str = CAR["billing.iban"]) -> tuple[Applicant, dict[str, Any]]:

@@ -5,23 +5,20 @@ request is open has the request cancelled at Yousign (compensation). The platfor
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from dbos import DBOS
 from django.test import Client
 
 from souscription.configuration import VendorAccess
-from souscription.connectors import calls, registry
-from souscription.integrations.http import reset_breakers
 from souscription.underwriting import services as underwriting
 from tests.fakes.base import FaultPlan
 from tests.fakes.yousign import FakeYousign
 from tests.integration.test_dossier_api import CAR, Applicant, validate_first_invoice
+from tests.integration.vendor_settings import port_given_to
 
 pytestmark = [
     pytest.mark.integration,
@@ -34,23 +31,9 @@ WEBHOOK = "/api/v1/webhooks/yousign"
 @pytest.fixture
 def yousign(settings: Any) -> Iterator[FakeYousign]:
     with FakeYousign(FaultPlan(rate=0.3, seed=5, kinds=("server_error", "rate_limited", "reset", "slow"))) as fake:
-        settings.SOUSCRIPTION = dataclasses.replace(
-            settings.SOUSCRIPTION,
-            connectors={**settings.SOUSCRIPTION.connectors, "signature": "yousign"},
-            vendors={
-                **settings.SOUSCRIPTION.vendors,
-                "yousign": VendorAccess(
-                    "yousign", fake.api_url, token=fake.api_key, webhook_secret=fake.webhook_secret
-                ),
-            },
-            connector_park_seconds=1,
-        )
-        DBOS.register_queue(calls.queue_name("signature"), polling_interval_sec=0.1, on_conflict="always_update")
-        registry.reset()
-        reset_breakers()
-        yield fake
-    registry.reset()
-    reset_breakers()
+        access = VendorAccess("yousign", fake.api_url, token=fake.api_key, webhook_secret=fake.webhook_secret)
+        with port_given_to(settings, "signature", access):
+            yield fake
 
 
 def awaiting_signature(fake: FakeYousign) -> tuple[Applicant, str]:

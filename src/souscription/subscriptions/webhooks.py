@@ -6,7 +6,8 @@ nothing; a vendor that is not the configured adapter of its port gets 404."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.http import HttpRequest
@@ -35,20 +36,34 @@ class WebhookUnsigned(NotAuthenticated):
     message = "Signature du webhook absente, fausse ou hors de la fenêtre de rejeu."
 
 
+T = TypeVar("T")
+
+
+def verified(port: str, vendor: str, header: str, read: Callable[[Any], T]) -> T:
+    """What a delivery says, once its vendor is the port's configured one and its signature holds: 404 for another
+    vendor, 401 for a signature missing, false or out of the replay window, 400 for an unreadable body."""
+    if registry.vendor_of(port) != vendor:
+        raise WebhookNotConfigured(field="vendor")
+    try:
+        return read(registry.adapter(port))
+    except WebhookRejected as refused:
+        if refused.code in _SIGNATURE_CODES:
+            raise WebhookUnsigned(field=header) from None
+        raise InvalidInput([Problem(f"webhook_{refused.code}", "Corps du webhook illisible.", "body")]) from None
+
+
 @router.post("/webhooks/hubspot", response={204: None, **ERRORS}, auth=None, summary="Webhook HubSpot (v3)")
 def hubspot(request: HttpRequest) -> Status[None]:
     """Les déplacements de transactions (deal.propertyChange sur dealstage) faits dans HubSpot."""
-    if registry.vendor_of("crm") != "hubspot":
-        raise WebhookNotConfigured(field="vendor")
     now = timezone.now()
-    try:
-        moves = registry.adapter("crm").webhook_moves(
+    moves = verified(
+        "crm",
+        "hubspot",
+        "X-HubSpot-Signature-v3",
+        lambda crm: crm.webhook_moves(
             request.headers, request.body, now=now, method=request.method or "POST", uri=request.build_absolute_uri()
-        )
-    except WebhookRejected as refused:
-        if refused.code in _SIGNATURE_CODES:
-            raise WebhookUnsigned(field="X-HubSpot-Signature-v3") from None
-        raise InvalidInput([Problem(f"webhook_{refused.code}", "Corps du webhook illisible.", "body")]) from None
+        ),
+    )
     for move in moves:
         with transaction.atomic(using=connectors.DATABASE):
             if connectors.first_delivery(vendor="hubspot", event_id=move.event_id, event_type="deal.stage", at=now):
@@ -63,15 +78,13 @@ def hubspot(request: HttpRequest) -> Status[None]:
 @router.post("/webhooks/yousign", response={204: None, **ERRORS}, auth=None, summary="Webhook Yousign (v3)")
 def yousign(request: HttpRequest) -> Status[None]:
     """Les états d'une demande de signature (activée, signée, refusée, expirée, annulée) envoyés par Yousign."""
-    if registry.vendor_of("signature") != "yousign":
-        raise WebhookNotConfigured(field="vendor")
     now = timezone.now()
-    try:
-        event = registry.adapter("signature").read_webhook(request.headers, request.body, now)
-    except WebhookRejected as refused:
-        if refused.code in _SIGNATURE_CODES:
-            raise WebhookUnsigned(field="X-Yousign-Signature-256") from None
-        raise InvalidInput([Problem(f"webhook_{refused.code}", "Corps du webhook illisible.", "body")]) from None
+    event = verified(
+        "signature",
+        "yousign",
+        "X-Yousign-Signature-256",
+        lambda port: port.read_webhook(request.headers, request.body, now),
+    )
     signed = e_signature.dossier_signed_by(event)
     if signed is not None:
         # Started before the delivery is recorded: a crash in between leaves Yousign's redelivery to start it (the
@@ -85,14 +98,9 @@ def yousign(request: HttpRequest) -> Status[None]:
 @router.post("/webhooks/stripe", response={204: None, **ERRORS}, auth=None, summary="Webhook Stripe")
 def stripe(request: HttpRequest) -> Status[None]:
     """L'issue des prélèvements SEPA (quelques jours après) et les changements de mandat, envoyés par Stripe."""
-    if registry.vendor_of("payment") != "stripe":
-        raise WebhookNotConfigured(field="vendor")
     now = timezone.now()
-    try:
-        event = registry.adapter("payment").read_webhook(request.headers, request.body, now)
-    except WebhookRejected as refused:
-        if refused.code in _SIGNATURE_CODES:
-            raise WebhookUnsigned(field="Stripe-Signature") from None
-        raise InvalidInput([Problem(f"webhook_{refused.code}", "Corps du webhook illisible.", "body")]) from None
+    event = verified(
+        "payment", "stripe", "Stripe-Signature", lambda port: port.read_webhook(request.headers, request.body, now)
+    )
     payments.apply_event(event, vendor="stripe", now=now)
     return Status(204, None)
