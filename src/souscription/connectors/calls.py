@@ -35,6 +35,11 @@ OPERATIONS: dict[str, Operation] = {}
 must be JSON-serialisable and free of health or bank data (DBOS keeps it)."""
 
 
+class NotReady(Exception):
+    """What the call sends is not recorded yet (the transaction that records it has not committed): the call parks
+    with this reason and tries again, as for a vendor away."""
+
+
 def operation(name: str) -> Callable[[Operation], Operation]:
     port = name.partition(".")[0]
     if port not in registry.PORTS:
@@ -86,6 +91,8 @@ def attempt(name: str, key: str, args: list[Any]) -> dict[str, Any]:
         value = OPERATIONS[name](*args, key=key)
     except VendorUnavailable as error:
         return {"ok": False, "dead": False, "reason": error.reason, "retry_after": error.retry_after}
+    except NotReady as error:
+        return {"ok": False, "dead": False, "reason": f"{name} : {error}", "retry_after": None}
     except VendorRejected as error:
         return {"ok": False, "dead": True, "reason": error.reason}
     except Exception as error:

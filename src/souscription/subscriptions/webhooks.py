@@ -20,6 +20,7 @@ from souscription.integrations.errors import WebhookRejected
 from souscription.kernel.errors import InvalidInput, NotAuthenticated, NotFound, Problem
 from souscription.platform.schemas import ErrorsOut
 from souscription.subscriptions import connected, e_signature, payments, services, workflows
+from souscription.tickets import follow_ups
 
 router = Router(tags=["webhooks"])
 ERRORS: dict[int, Any] = {400: ErrorsOut, 401: ErrorsOut, 404: ErrorsOut}
@@ -103,4 +104,22 @@ def stripe(request: HttpRequest) -> Status[None]:
         "payment", "stripe", "Stripe-Signature", lambda port: port.read_webhook(request.headers, request.body, now)
     )
     payments.apply_event(event, vendor="stripe", now=now)
+    return Status(204, None)
+
+
+@router.post("/webhooks/zendesk", response={204: None, **ERRORS}, auth=None, summary="Webhook Zendesk")
+def zendesk(request: HttpRequest) -> Status[None]:
+    """Les changements de statut des tickets faits dans Zendesk (par un agent ou une automatisation)."""
+    now = timezone.now()
+    change = verified(
+        "ticketing",
+        "zendesk",
+        "X-Zendesk-Webhook-Signature",
+        lambda port: port.read_webhook(request.headers, request.body, now),
+    )
+    with transaction.atomic(using=connectors.DATABASE):
+        if connectors.first_delivery(vendor="zendesk", event_id=change.event_id, event_type="ticket.status", at=now):
+            follow_ups.apply_vendor_status(
+                vendor_ticket_id=change.ticket_id, status=change.status.value, updated_at=change.updated_at
+            )
     return Status(204, None)

@@ -29,7 +29,15 @@ from souscription.products.domain import missing_fields
 from souscription.products.pricing import price_breakdown
 from souscription.products.runtime import engine
 from souscription.sales import services as sales
-from souscription.subscriptions import connected, e_signature, outbox, paperwork, payments, services
+from souscription.subscriptions import (
+    connected,
+    e_signature,
+    follow_up,  # noqa: F401 - registers Customer service's consumer
+    outbox,
+    paperwork,
+    payments,
+    services,
+)
 from souscription.subscriptions.domain import ActivationChecks, Quote, Stage, Verdict
 from souscription.subscriptions.models import DecisionRecord
 from souscription.underwriting import health_products

@@ -12,6 +12,7 @@ class Ticket(models.Model):
     class Channel(models.TextChoices):
         CALL = "call", _("Appel")
         EMAIL = "email", _("E-mail")
+        PLATFORM = "platform", _("Plateforme")
 
     class Status(models.TextChoices):
         OPEN = "open", _("Ouvert")
@@ -26,6 +27,10 @@ class Ticket(models.Model):
     status = models.CharField(_("statut"), max_length=8, choices=Status.choices, default=Status.OPEN)
     routed_to = models.CharField(_("département destinataire"), max_length=32, blank=True)
     opened_at = models.DateTimeField(_("ouvert le"))
+    # The same ticket at the ticketing service (Zendesk), when configuration gives it one, and when its status
+    # there was last applied (its webhooks come out of order).
+    vendor_ticket_id = models.CharField(max_length=32, blank=True, db_index=True)
+    vendor_status_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("ticket")

@@ -15,6 +15,7 @@ a wrong email is refused here with a French message, not by the vendor."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -165,4 +166,8 @@ class TicketingPort(Protocol):
 
     def find_ticket(self, reference: str) -> RemoteTicket | None:
         """The ticket opened under our reference, or None."""
+        ...
+
+    def read_webhook(self, headers: Mapping[str, str], body: bytes, now: datetime) -> TicketStatusChanged:
+        """The change a genuine notification of the service carries; `WebhookRejected` for anything else."""
         ...

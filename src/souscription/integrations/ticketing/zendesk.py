@@ -24,6 +24,7 @@ import hashlib
 import random
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -39,6 +40,7 @@ from souscription.integrations.ticketing.port import (
     NewTicket,
     RemoteTicket,
     TicketStatus,
+    TicketStatusChanged,
     normalised_tag,
 )
 from souscription.integrations.ticketing.zendesk_states import (
@@ -47,6 +49,7 @@ from souscription.integrations.ticketing.zendesk_states import (
     parse_zendesk_time,
     priority_from_zendesk,
     status_from_zendesk,
+    verify_webhook,
 )
 
 VENDOR = "zendesk"
@@ -143,6 +146,7 @@ class ZendeskTicketing:
             )
         self._policy = policy or RetryPolicy()
         self._sleep, self._draw = sleep, draw
+        self._webhook_secret = access.webhook_secret
         authorization = {"Authorization": basic_authorization(access.account, access.token)}
 
         def client(policy: RetryPolicy) -> VendorClient:
@@ -167,6 +171,10 @@ class ZendeskTicketing:
     def close(self) -> None:
         self._client.close()
         self._once.close()
+
+    def read_webhook(self, headers: Mapping[str, str], body: bytes, now: datetime) -> TicketStatusChanged:
+        """The verified change a delivery of the platform's Zendesk webhook carries, or `WebhookRejected`."""
+        return verify_webhook(headers, body, self._webhook_secret, now)
 
     # -- the port ----------------------------------------------------------------------------------------------
 

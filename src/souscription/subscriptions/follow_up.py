@@ -1,0 +1,94 @@
+"""Customer service follows up what Legal asks of an applicant, from the dossier's events (issue 5: departments
+react to each other's events, never by reading each other's tables).
+
+Its consumer `customer_service.follow-up` of `subscriptions.information_requested.v1` opens a ticket for the
+customer advisors, in Customer service's database and in the transaction that records the message as consumed, so
+a redelivered event opens nothing more. When configuration gives ticketing to Zendesk, the same ticket is opened
+there by a durable vendor call (once per ticket: Zendesk finds it again by our reference), the customer receives
+its first message, and Zendesk's webhooks bring its status back (`POST /api/v1/webhooks/zendesk`).
+
+The question the ticket carries is the dossier event's: for a health product it is the neutral wording Legal
+chose, never the estimateur's note."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from dbos import DBOS, SetWorkflowID
+
+from souscription.connectors import bus as connectors_bus
+from souscription.connectors import calls, registry
+from souscription.customers import services as customers
+from souscription.integrations.bus.envelope import Envelope
+from souscription.integrations.bus.port import EventBus
+from souscription.integrations.ticketing.port import NewTicket, Requester
+from souscription.subscriptions import outbox, services
+from souscription.tickets import follow_ups
+
+CONSUMER = "customer_service.follow-up"
+EVENT = "subscriptions.information_requested.v1"
+TAGS = ("souscription", "informations_demandees")
+_subscribed: set[int] = set()
+
+
+def uses_vendor() -> bool:
+    return registry.vendor_of("ticketing") != "embedded"
+
+
+@outbox.subscriber
+def subscribe(event_bus: EventBus) -> None:
+    if id(event_bus) not in _subscribed:
+        consumed = connectors_bus.consumed(follow_ups.DATABASE)
+        event_bus.subscribe(CONSUMER, [EVENT], on_information_requested, consumed=consumed)
+        _subscribed.add(id(event_bus))
+
+
+def on_information_requested(envelope: Envelope) -> None:
+    subscription_id = str(envelope.payload["subscription_id"])
+    row, _dossier = services.load(subscription_id)
+    if row.customer_id is None:
+        return  # a referred dossier always has its customer; nobody to follow up otherwise
+    ticket_id = uuid.uuid5(uuid.NAMESPACE_URL, f"follow-up:{envelope.message_id}")
+    question = str(envelope.payload.get("question") or "")
+    follow_ups.open_follow_up(
+        ticket_id=ticket_id,
+        customer_id=row.customer_id,
+        reason=f"Informations demandées pour le dossier {subscription_id}",
+        action=f"Le service souscription demande au client : {question}",
+        at=envelope.occurred_at,
+    )
+    if uses_vendor():
+        # Started before this transaction commits: the call parks until the ticket is there (`NotReady`), so a
+        # crash after the commit loses nothing, and a redelivery joins the same workflow.
+        with SetWorkflowID(f"follow-up:{ticket_id}"):
+            DBOS.start_workflow(open_at_vendor, str(ticket_id), subscription_id)
+
+
+@DBOS.workflow()
+def open_at_vendor(ticket_id: str, subscription_id: str) -> str:
+    key = f"ticket:{ticket_id}"
+    return str(calls.run("ticketing.open_follow_up", key=key, subscription_id=subscription_id, args=(ticket_id,)))
+
+
+@calls.operation("ticketing.open_follow_up")
+def open_follow_up_at_vendor(ticket_id: str, *, key: str) -> str:
+    found = follow_ups.follow_up(uuid.UUID(ticket_id))
+    if found is None:
+        raise calls.NotReady(f"ticket {ticket_id} pas encore enregistré par le service client")
+    contact = customers.contact_of(found.customer_id)
+    if contact is None:
+        raise ValueError("the ticket's customer has no contact")
+    ticketing: Any = registry.adapter("ticketing")
+    remote = ticketing.open_ticket(
+        NewTicket(
+            reference=ticket_id,
+            subject=found.reason,
+            body=f"Bonjour,\n\n{found.first_action}\n\nVous pouvez répondre à ce message.",
+            requester=Requester(name=f"{contact.first_name} {contact.last_name}", email=contact.email),
+            tags=TAGS,
+        ),
+        key=key,
+    )
+    follow_ups.record_vendor_ticket(uuid.UUID(ticket_id), vendor_ticket_id=remote.ticket_id)
+    return str(remote.status.value)

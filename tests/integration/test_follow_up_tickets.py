@@ -1,0 +1,118 @@
+"""Customer service reacts to the dossier's events: when Legal's estimateur asks an applicant for more, its consumer
+opens a follow-up ticket for the customer advisors, once, with Legal's neutral wording and never the estimateur's
+note. With ticketing given to Zendesk (its fake, failing 30 % of calls), the ticket is opened there once, for the
+customer, and an agent's changes come back through Zendesk's signed webhooks, never backwards."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from souscription.configuration import VendorAccess
+from souscription.connectors import bus as connectors_bus
+from souscription.subscriptions import follow_up, outbox
+from souscription.subscriptions.models import Dossier as DossierRow
+from souscription.subscriptions.models import DossierEvent
+from souscription.tickets.models import Ticket
+from tests.fakes.base import FaultPlan
+from tests.fakes.zendesk import FakeZendesk
+from tests.integration.test_dossier_api import HEALTH, Applicant, post, staff
+from tests.integration.vendor_settings import port_given_to
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True, databases="__all__"),
+    pytest.mark.usefixtures("workflow_runtime"),
+]
+NOTE = "Merci d'envoyer le compte rendu de votre cardiologue."
+WEBHOOK = "/api/v1/webhooks/zendesk"
+
+
+@pytest.fixture
+def zendesk(settings: Any) -> Iterator[FakeZendesk]:
+    with FakeZendesk(FaultPlan(rate=0.3, seed=8, kinds=("server_error", "rate_limited", "reset", "slow"))) as fake:
+        access = VendorAccess(
+            "zendesk", fake.url, token=fake.token, account=fake.email, webhook_secret=fake.signing_secret
+        )
+        with port_given_to(settings, "ticketing", access):
+            yield fake
+
+
+def information_requested() -> Applicant:
+    applicant = Applicant("prevoyance_individuelle")
+    referred = applicant.answer_all(HEALTH)
+    investigator, _ = staff("investigator")
+    report = {"findings": "Antécédents cardiaques déclarés par téléphone."}
+    reported = post(investigator, f"/underwriting/tasks/{referred['tasks'][0]['id']}/report", report).json()
+    estimation = next(task for task in reported["status"]["tasks"] if task["kind"] == "estimation")
+    estimator, _ = staff("estimator")
+    decision = {
+        "risk_class": "aggravated",
+        "premium_adjustment_pct": 0,
+        "decision": "request_information",
+        "note": NOTE,
+    }
+    asked = post(estimator, f"/underwriting/tasks/{estimation['id']}/estimate", decision)
+    assert asked.status_code == 200, asked.content
+    return applicant
+
+
+def follow_up_ticket(applicant: Applicant, seconds: float = 20) -> Ticket:
+    customer_id = DossierRow.objects.get(subscription_id=applicant.sid).customer_id
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = list(Ticket.objects.filter(customer_id=customer_id, channel=Ticket.Channel.PLATFORM))
+        if found:
+            assert len(found) == 1
+            return found[0]
+        time.sleep(0.1)
+    raise AssertionError("no follow-up ticket")
+
+
+def deliver(webhook: tuple[dict[str, str], bytes]) -> int:
+    headers, body = webhook
+    extra = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()}
+    return Client().post(WEBHOOK, body, content_type="application/json", **extra).status_code
+
+
+def test_an_information_request_opens_one_follow_up_ticket_without_the_estimateurs_note() -> None:
+    applicant = information_requested()
+    ticket = follow_up_ticket(applicant)
+    assert applicant.sid in ticket.reason
+    [action] = list(ticket.actions.all())
+    assert "informations complémentaires" in action.description
+    assert NOTE not in action.description
+    assert "cardi" not in action.description
+    # The event delivered again (a relay replay, a broker redelivery) opens nothing more.
+    event = DossierEvent.objects.get(dossier__subscription_id=applicant.sid, name=follow_up.EVENT.removesuffix(".v1"))
+    connectors_bus.bus().publish(outbox._envelope(event))
+    assert Ticket.objects.filter(customer_id=ticket.customer_id).count() == 1
+
+
+def test_with_zendesk_the_ticket_is_opened_there_once_and_an_agents_changes_come_back(zendesk: FakeZendesk) -> None:
+    applicant = information_requested()
+    ticket = follow_up_ticket(applicant)
+    deadline = time.monotonic() + 30
+    while not Ticket.objects.get(id=ticket.id).vendor_ticket_id and time.monotonic() < deadline:
+        time.sleep(0.1)
+    remote_id = Ticket.objects.get(id=ticket.id).vendor_ticket_id
+    assert remote_id
+    [remote] = list(zendesk.tickets.values())
+    assert str(remote["id"]) == remote_id
+    assert str(ticket.id) in str(remote)  # our reference, how a replayed call finds it again
+    assert zendesk.duplicates() == {}
+    assert sum(zendesk.faults_injected.values()) > 0
+
+    zendesk.faults.rate = 0.0
+    pending = zendesk.agent_sets_status(remote_id, "pending")
+    solved = zendesk.agent_sets_status(remote_id, "solved")
+    assert deliver(solved) == 204
+    assert deliver(pending) == 204  # late: older than what is applied
+    assert deliver(solved) == 204  # again: taken in once
+    assert Ticket.objects.get(id=ticket.id).status == "solved"
+    headers, body = solved
+    assert deliver(({**headers, "X-Zendesk-Webhook-Signature": "forged"}, body)) == 401
