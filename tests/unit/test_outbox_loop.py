@@ -23,6 +23,8 @@ class AwayDatabase:
         self.closed = 0
 
     def close_if_unusable_or_obsolete(self) -> None:
+        if threading.current_thread().name != "relay-under-test":
+            return
         self.checks += 1
         raise ConnectionError("server closed the connection unexpectedly")
 
@@ -43,6 +45,8 @@ def test_the_relay_goes_on_after_failed_passes_and_failed_connection_checks(monk
     database, passes, stop = AwayDatabase(), [], threading.Event()
 
     def relay_once(event_bus: Any) -> int:
+        if threading.current_thread().name != "relay-under-test":  # the test session's own relay, if one runs
+            return 0
         passes.append(1)
         if len(passes) >= 3:
             stop.set()
@@ -51,7 +55,9 @@ def test_the_relay_goes_on_after_failed_passes_and_failed_connection_checks(monk
     monkeypatch.setattr(outbox, "relay_once", relay_once)
     monkeypatch.setattr(outbox, "connections", Connections(database))
     monkeypatch.setattr(outbox, "INTERVAL_SECONDS", 0.0)
-    loop = threading.Thread(target=outbox._relay_loop, args=(InProcessBus(), stop), daemon=True)
+    loop = threading.Thread(
+        target=outbox._relay_loop, args=(InProcessBus(), stop), name="relay-under-test", daemon=True
+    )
     loop.start()
     loop.join(timeout=10)
     assert not loop.is_alive()
