@@ -29,6 +29,7 @@ DATABASE = "default"
 SOURCE = "subscriptions.dossierevent"
 BATCH = 500
 INTERVAL_SECONDS = 0.5
+MAX_BACKOFF_SECONDS = 5.0
 _subscribers: list[Callable[[EventBus], None]] = []
 
 
@@ -90,14 +91,24 @@ def start() -> Callable[[], None]:
 
 
 def _relay_loop(event_bus: EventBus, stop: threading.Event) -> None:
-    """Runs as long as the process: a failed pass (the database or the broker away) is logged and tried again."""
+    """Runs as long as the process: a failed pass (the database or the broker away) is tried again, waiting twice
+    as long after each failure in a row (up to `MAX_BACKOFF_SECONDS`); the first failure is logged with its
+    traceback, the next ones in one line, so an outage neither floods the log nor burns a core."""
+    failures = 0
     while not stop.is_set():
         try:
             relay_once(event_bus)
-        except Exception:
-            log.warning("events.relay_failed", exc_info=True)
+            failures = 0
+        except Exception as error:
+            failures += 1
+            if failures == 1:
+                log.warning("events.relay_failed", exc_info=True)
+            else:
+                log.warning("events.relay_still_failing", failures=failures, error=type(error).__name__)
         _recycle_connections()
-        stop.wait(INTERVAL_SECONDS)
+        stop.wait(
+            min(MAX_BACKOFF_SECONDS, INTERVAL_SECONDS * 2 ** max(0, failures - 1)) if failures else INTERVAL_SECONDS
+        )
 
 
 def _consumers_loop(run: Callable[[threading.Event], None], stop: threading.Event) -> None:
@@ -117,8 +128,8 @@ def _recycle_connections() -> None:
     for connection in connections.all(initialized_only=True):
         try:
             connection.close_if_unusable_or_obsolete()
-        except Exception:
-            log.warning("events.relay_connection_dropped", database=connection.alias, exc_info=True)
+        except Exception as error:
+            log.warning("events.relay_connection_dropped", database=connection.alias, error=type(error).__name__)
             with contextlib.suppress(Exception):  # Django forgets the connection even when closing it fails
                 connection.close()
 
