@@ -98,14 +98,15 @@ def sign_in(client: Client, *, email: str, password: str) -> None:
 class Staff:
     """One signed-in client per staff role, created once per run, each signed in with both factors."""
 
-    def __init__(self, handler: ClientHandler) -> None:
+    def __init__(self, handler: ClientHandler, *, team: str = "") -> None:
         self.handler = handler
         self.clients: dict[Role, Client] = {}
+        suffix = f"-{team}" if team else ""
         for role in STAFF_ROLES:
             # A random password nobody knows: these accounts only act through this process's sessions.
             password = secrets.token_urlsafe(24)
             user = create_staff_user(
-                email=f"simulation-{role.value}@assureur.test",
+                email=f"simulation-{role.value}{suffix}@assureur.test",
                 password=password,
                 role=role.value,
                 first_name="Simulation",
@@ -137,22 +138,38 @@ class Api:
         return body_out
 
 
-def simulate(*, product: str, count: int, seed: int, concurrency: int = 1) -> Outcome:
-    """Drive `count` dossiers of `product` end to end; returns how many ended in each stage."""
+def simulate(
+    *,
+    product: str,
+    count: int,
+    seed: int,
+    concurrency: int = 1,
+    first: int = 0,
+    team: str = "",
+    ready: Callable[[], None] | None = None,
+) -> Outcome:
+    """Drive `count` dossiers of `product` end to end; returns how many ended in each stage.
+
+    Several processes share one run by each taking its own range of applicants (`first`) and its own staff
+    accounts (`team`: each process signs its staff in with its own second factor); `ready` is called once the
+    staff is signed in, before the clock starts (a barrier between the processes)."""
     version = catalog().effective(product, on=date.today())
     outcome = Outcome()
-    staff = Staff(ClientHandler(enforce_csrf_checks=False))
+    staff = Staff(ClientHandler(enforce_csrf_checks=False), team=team)
+    if ready is not None:
+        ready()
     started = time.perf_counter()
 
     def one(index: int) -> str:
         rng = random.Random(seed * 1_000_003 + index)  # noqa: S311 -- reproducible test data, not secrets
         return Applicant(version, rng, staff, outcome, index).go()
 
+    indexes = range(first, first + count)
     if concurrency <= 1:
-        stages = [one(index) for index in range(count)]
+        stages = [one(index) for index in indexes]
     else:
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            stages = list(pool.map(one, range(count)))
+            stages = list(pool.map(one, indexes))
     outcome.seconds = time.perf_counter() - started
     outcome.stages.update(stages)
     return outcome

@@ -400,6 +400,20 @@ def test_an_idempotent_step_submission_is_applied_once() -> None:
     assert applicant.status()["revision"] == 1
 
 
+def test_a_key_used_again_after_its_retention_is_a_new_request() -> None:
+    """Answers are kept a day: after that, the same key is a new request (here another body, applied, not refused)."""
+    applicant = Applicant("garantie_automobile")
+    vehicle = {k: v for k, v in CAR.items() if k.startswith("vehicle.")}
+    applicant.post("/steps/vehicle", {"answers": vehicle}, **{"Idempotency-Key": "step-vehicle-1"})
+    IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(hours=24, seconds=1))
+    later = {**vehicle, "vehicle.mileage_km": vehicle["vehicle.mileage_km"] + 1000}
+    again = applicant.post("/steps/vehicle", {"answers": later}, **{"Idempotency-Key": "step-vehicle-1"})
+    assert again.status_code == 200
+    assert "Idempotent-Replayed" not in again
+    assert applicant.status()["revision"] == 2
+    assert IdempotencyRecord.objects.count() == 1
+
+
 def test_a_caller_without_the_dossiers_token_or_a_staff_account_is_refused() -> None:
     applicant = Applicant("garantie_automobile")
     other = Applicant("garantie_automobile")

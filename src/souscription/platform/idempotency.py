@@ -90,13 +90,17 @@ class IdempotencyMiddleware:
     def _claim(scope: str, key: str, fingerprint: str) -> IdempotencyRecord | None:
         """Reserve the key for this request; return the existing record when the key was already used."""
         now = timezone.now()
-        IdempotencyRecord.objects.filter(scope=scope, key=key, created_at__lt=now - RETENTION).delete()
         try:
             with transaction.atomic(using=DATABASE):
                 IdempotencyRecord.objects.create(scope=scope, key=key, request_fingerprint=fingerprint, created_at=now)
             return None
         except IntegrityError:
             record = IdempotencyRecord.objects.get(scope=scope, key=key)
+        if record.created_at < now - RETENTION:
+            # A key used again after its retention is a new request. Forgotten here, on the rare reuse, rather than
+            # by a delete before every claim: that one costs every POST a durable commit of its own.
+            IdempotencyRecord.objects.filter(pk=record.pk, created_at__lt=now - RETENTION).delete()
+            return IdempotencyMiddleware._claim(scope, key, fingerprint)
         if record.status_code is None and record.request_fingerprint == fingerprint:
             # A claim older than any request can run belongs to a process that died (kill -9, power loss) before
             # answering: without this, its client's retry would be refused for a whole day. Taken over atomically,

@@ -41,7 +41,7 @@ _stoppers: list[Callable[[], None]] = []
 
 
 def dbos_config(env: Environment, *, executor_id: str | None = None) -> DBOSConfig:
-    return {
+    config: DBOSConfig = {
         "name": "souscription",
         "system_database_url": env.workflow_database_url,
         "executor_id": executor_id or env.executor_id,
@@ -49,6 +49,10 @@ def dbos_config(env: Environment, *, executor_id: str | None = None) -> DBOSConf
         # DBOS logs every schema migration and poll at INFO through its own handler; ours is enough at INFO.
         "log_level": "WARNING" if env.log_level == "INFO" else env.log_level,
     }
+    if env.workflow_database_url.startswith("sqlite"):
+        # A file has no server to lose: the pool's ping before each checkout was one statement more per step.
+        config["db_engine_kwargs"] = {"pool_pre_ping": False}
+    return config
 
 
 def launch(env: Environment, *, executor_id: str | None = None) -> None:
