@@ -23,13 +23,12 @@ import multiprocessing
 import os
 import resource
 import sqlite3
-import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 # The processes of one run share the folder: a child (spawned: a fresh interpreter) reads it from the environment.
