@@ -18,6 +18,7 @@ from souscription.audit.context import Actor, record_action
 from souscription.audit.domain import Action
 from souscription.billing.models import BankAccount, DataKey, Invoice, LedgerEntry, Mandate
 from souscription.kernel.errors import Conflict, DomainError, NotFound, PermissionDenied
+from souscription.platform import prepared
 from souscription.platform.encryption.store import FieldCipher
 
 DATABASE = "billing"
@@ -92,7 +93,7 @@ def record_bank_details(*, subscription_id: str, holder: str, iban: str, at: dat
 
 
 def bank_answers(subscription_id: str) -> dict[str, Any]:
-    account = BankAccount.objects.filter(subscription_id=subscription_id).first()
+    account = prepared.one(BankAccount, by="subscription_id", value=subscription_id)
     if account is None:
         return {}
     return {"billing.account_holder": account.holder, "billing.iban": _open_iban(account)}

@@ -14,6 +14,7 @@ from django.db import transaction
 from souscription.audit.context import record_action
 from souscription.audit.domain import Action
 from souscription.customers.models import Customer, Message
+from souscription.platform import prepared
 
 log = structlog.get_logger(__name__)
 
@@ -83,7 +84,7 @@ def record_contact(contact: Contact) -> uuid.UUID:
 
 
 def contact_of(customer_id: uuid.UUID) -> Contact | None:
-    customer = Customer.objects.filter(id=customer_id).first()
+    customer = prepared.one(Customer, by="id", value=customer_id)
     if customer is None:
         return None
     return Contact(

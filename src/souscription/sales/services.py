@@ -12,6 +12,7 @@ from django.db import transaction
 
 from souscription.audit.context import record_action
 from souscription.audit.domain import Action
+from souscription.platform import prepared
 from souscription.sales.models import CommercialProfile, DossierProfile, Offer
 
 DATABASE = "sales"
@@ -45,7 +46,7 @@ def record_dossier_answers(
 
 
 def dossier_answers(subscription_id: str) -> dict[str, Any]:
-    profile = DossierProfile.objects.filter(subscription_id=subscription_id).only("answers").first()
+    profile = prepared.one(DossierProfile, by="subscription_id", value=subscription_id, only=("answers",))
     return dict(profile.answers) if profile else {}
 
 
@@ -91,7 +92,7 @@ def mark_offer_accepted(offer_id: uuid.UUID) -> None:
 
 
 def offer_terms(offer_id: uuid.UUID) -> OfferTerms | None:
-    offer = Offer.objects.filter(id=offer_id).defer("document").first()
+    offer = prepared.one(Offer, by="id", value=offer_id, defer=("document",))
     if offer is None:
         return None
     return OfferTerms(

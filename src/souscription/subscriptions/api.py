@@ -158,7 +158,7 @@ def submit_step(request: HttpRequest, subscription_id: str, step_id: str, payloa
             f"quote:{row.dossier_id}:r{row.revision}", workflows.quote_dossier, subscription_id, row.revision
         )
         _wait(handle)
-    return dossier_status(subscription_id, viewer=caller.viewer)
+    return dossier_status(subscription_id, viewer=caller.viewer, answered=row)
 
 
 @router.post(

@@ -27,6 +27,7 @@ from souscription.consents import services as consents
 from souscription.consents.domain import Purpose
 from souscription.customers import services as customers
 from souscription.kernel.errors import InvalidInput, NotFound, Problem
+from souscription.platform import prepared
 from souscription.products.catalog import ProductVersion
 from souscription.products.domain import Slice, check_step, missing_steps
 from souscription.products.runtime import catalog
@@ -52,6 +53,7 @@ class Revised:
 
     dossier_id: uuid.UUID
     revision: int
+    missing_steps: tuple[str, ...] = ()  # after a step's answers: the steps still to answer, at that revision
 
 
 @dataclass(frozen=True)
@@ -122,8 +124,7 @@ def _token_for(client_key: str) -> str:
 
 
 def load(subscription_id: str, *, for_update: bool = False) -> tuple[DossierRow, Dossier]:
-    rows = DossierRow.objects.select_for_update() if for_update else DossierRow.objects
-    row = rows.filter(subscription_id=subscription_id).first()
+    row = prepared.one(DossierRow, by="subscription_id", value=subscription_id, for_update=for_update)
     if row is None:
         raise DossierNotFound(field="subscription_id")
     return row, to_domain(row)
@@ -151,7 +152,7 @@ def send_applicant_access(subscription_id: str, *, now: datetime) -> None:
 
 def applicant_holds(subscription_id: str, token: str) -> bool:
     """Whether `token` is the applicant's token of this dossier (constant-time comparison)."""
-    row = DossierRow.objects.filter(subscription_id=subscription_id).only("applicant_token_sha256").first()
+    row = prepared.one(DossierRow, by="subscription_id", value=subscription_id, only=("applicant_token_sha256",))
     return (
         row is not None
         and bool(row.applicant_token_sha256)
@@ -271,7 +272,8 @@ def submit_step(
         row.customer_id = customer_id
         row.answered_fields = sorted({*row.answered_fields, *answers})
         row.revision += 1
-        complete = not missing_steps(version.definition, {**known, **answers})
+        missing = missing_steps(version.definition, {**known, **answers})
+        complete = not missing
         row.decision_due = row.revision if complete else None
         save(row, dossier, now=now)
         # Which fields were answered, never their values (health and bank values stay in their departments).
@@ -284,7 +286,7 @@ def submit_step(
         )
     if was_referred:
         underwriting.cancel_open_tasks(subscription_id, at=now)
-    return complete, Revised(row.id, row.revision)
+    return complete, Revised(row.id, row.revision, missing)
 
 
 def undecided(*, older_than: datetime, limit: int = 100) -> list[tuple[str, str, int]]:
@@ -426,7 +428,7 @@ def save(row: DossierRow, dossier: Dossier, *, now: datetime) -> None:
     if registry.vendor_of("crm") == "embedded":  # else the CRM's own answer, recorded by `connected.sync_crm`
         row.crm_status = domain.crm_status_for(dossier.stage)
     row.updated_at = now
-    row.save()
+    prepared.update_all(row)
     DossierEvent.objects.bulk_create(
         [
             DossierEvent(dossier=row, name=event.name, version=event.version, payload=event.payload(), occurred_at=now)

@@ -14,14 +14,20 @@ from souscription.underwriting import health_products
 from souscription.underwriting import services as underwriting
 
 
-def dossier_status(subscription_id: str, *, viewer: Viewer) -> dict[str, Any]:
-    """The status as `viewer` may read it (access policy): fields of a category it may not read are withheld."""
+def dossier_status(subscription_id: str, *, viewer: Viewer, answered: services.Revised | None = None) -> dict[str, Any]:
+    """The status as `viewer` may read it (access policy): fields of a category it may not read are withheld.
+
+    `answered` is what a step's submission just left: while the dossier is still at that revision, the steps it
+    found missing are the status's, and the answers are not gathered (and decrypted) a second time."""
     row, _dossier = services.load(subscription_id)
     stage = Stage(row.stage)
     contact = customers.contact_of(row.customer_id) if row.customer_id else None
     definition = services.product_version(row).definition
-    answers = services.answers_of(row) if stage is Stage.DRAFT else {}
-    missing = missing_steps(definition, answers) if stage is Stage.DRAFT else ()
+    missing: tuple[str, ...] = ()
+    if stage is Stage.DRAFT and answered is not None and answered.revision == row.revision:
+        missing = answered.missing_steps
+    elif stage is Stage.DRAFT:
+        missing = missing_steps(definition, services.answers_of(row))
     tasks = underwriting.tasks_of(subscription_id) if row.referred else []
     open_kinds = tuple(task.kind for task in tasks if task.status == "open")
     action = domain.next_action(

@@ -15,6 +15,7 @@ from souscription.audit import context as audit_context
 from souscription.audit.context import Actor, record_action
 from souscription.audit.domain import Action
 from souscription.kernel.errors import Conflict, NotFound, PermissionDenied
+from souscription.platform import prepared
 from souscription.platform.encryption.store import FieldCipher
 from souscription.underwriting.models import (
     ContractCopy,
@@ -86,7 +87,7 @@ def declare_health(*, declaration_id: uuid.UUID, subscription_id: str, answers: 
 
 
 def latest_health_declaration(subscription_id: str) -> tuple[uuid.UUID, dict[str, Any]] | None:
-    row = HealthDeclaration.objects.filter(subscription_id=subscription_id).order_by("-declared_at").first()
+    row = prepared.one(HealthDeclaration, by="subscription_id", value=subscription_id, order_by=("-declared_at",))
     if row is None:
         return None
     answers = _cipher.open(
