@@ -7,9 +7,11 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError
 from django.utils import timezone
 
 from souscription.platform import prepared
+from souscription.platform.models import IdempotencyRecord
 from souscription.sales.models import Offer
 from souscription.subscriptions import services
 from souscription.subscriptions.models import Dossier
@@ -94,3 +96,19 @@ def test_each_thread_compiles_its_own_statements_on_its_own_connection() -> None
     other.start()
     other.join()
     assert [found.pk for found in seen] == [row.pk]  # type: ignore[attr-defined]
+
+
+def test_insert_writes_every_column_and_reads_back_the_automatic_key() -> None:
+    first = IdempotencyRecord(scope="user:1", key="k1", request_fingerprint="f" * 64, created_at=timezone.now())
+    second = IdempotencyRecord(scope="user:1", key="k2", request_fingerprint="f" * 64, created_at=timezone.now())
+    prepared.insert(first, using="default")
+    prepared.insert(second, using="default")
+    assert first.pk is not None
+    assert second.pk != first.pk
+    assert not second._state.adding
+    _same(IdempotencyRecord.objects.get(pk=second.pk), second, IdempotencyRecord)
+    with pytest.raises(IntegrityError):  # the database's own constraints hold
+        prepared.insert(
+            IdempotencyRecord(scope="user:1", key="k1", request_fingerprint="f" * 64, created_at=timezone.now()),
+            using="default",
+        )

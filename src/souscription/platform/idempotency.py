@@ -30,6 +30,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from souscription.kernel.errors import Problem
+from souscription.platform import prepared
 from souscription.platform.models import IdempotencyRecord
 from souscription.platform.problems import problems_body
 
@@ -92,7 +93,10 @@ class IdempotencyMiddleware:
         now = timezone.now()
         try:
             with transaction.atomic(using=DATABASE):
-                IdempotencyRecord.objects.create(scope=scope, key=key, request_fingerprint=fingerprint, created_at=now)
+                prepared.insert(
+                    IdempotencyRecord(scope=scope, key=key, request_fingerprint=fingerprint, created_at=now),
+                    using=DATABASE,
+                )
             return None
         except IntegrityError:
             record = IdempotencyRecord.objects.get(scope=scope, key=key)

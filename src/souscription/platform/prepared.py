@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from django.db import connections, router
 from django.db.models import Field, Model, QuerySet
+from django.db.models.fields import AutoFieldMixin
 
 M = TypeVar("M", bound=Model)
 
@@ -108,6 +109,36 @@ def update_all(instance: Model, *, using: str | None = None) -> None:
                 f"{model.__name__} {instance.pk} n'existe plus : rien n'a été enregistré."
             )
     instance._state.db = alias
+
+
+def insert(instance: Model, *, using: str | None = None) -> None:
+    """`instance.save(force_insert=True)`: every column (an automatic key is left to the database and read back)."""
+    model = type(instance)
+    alias = using or router.db_for_write(model)
+    connection = connections[alias]
+    cache: dict[tuple[Any, ...], tuple[str, tuple[Field[Any, Any], ...], bool, bool]] = _cache("inserts")
+    key = (model, alias)
+    if key not in cache:
+        automatic = isinstance(model._meta.pk, AutoFieldMixin)
+        fields = tuple(f for f in model._meta.concrete_fields if not (automatic and f.primary_key))
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(str(f.column)) for f in fields)
+        placeholders = ", ".join("%s" for _ in fields)
+        returning = automatic and connection.features.can_return_columns_from_insert
+        # Names from the model's own metadata, quoted by the backend; every value is a parameter.
+        sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
+        if returning:
+            sql += f" RETURNING {quote(str(model._meta.pk.column))}"
+        cache[key] = (sql, fields, automatic, returning)
+    sql, fields, automatic, returning = cache[key]
+    parameters = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, parameters)
+        if returning:
+            instance.pk = cursor.fetchone()[0]
+        elif automatic:
+            instance.pk = cursor.lastrowid
+    instance._state.adding, instance._state.db = False, alias
 
 
 def _compile_select(model: type[Model], by: str, value: Any, alias: str, shape: _Shape) -> _Select | None:
