@@ -4,7 +4,8 @@ Django compiles every queryset anew. For the dossier's row (36 columns) compilin
 instance 250 µs, against 80 µs for SQLite to run the query; saving it took 700 µs. A dossier reads its row about
 thirty times from its first form to `active`, so those two costs were a tenth of the CPU it takes.
 
-`one` reads a row by one column and `update_all` writes every column of a loaded row. The SQL is Django's own
+`one` reads a row by one column, `update_all` writes every column of a loaded row and `insert` adds one (the
+audit's entries, the idempotency claims). The SQL is Django's own
 (compiled the first time, on the first value), and its values go through the same conversions Django applies,
 so the result is the instance the ORM would have built. Each thread keeps its own compiled statements, because
 Django's connections and their converters are per thread.
