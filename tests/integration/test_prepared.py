@@ -84,7 +84,7 @@ def test_update_all_writes_every_column_and_refuses_a_row_that_is_gone() -> None
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")  # the other thread sees committed rows only
-def test_each_thread_compiles_its_own_statements_on_its_own_connection() -> None:
+def test_another_thread_reads_the_row_on_its_own_connection_after_this_one_compiled() -> None:
     row = _opened()
     seen: list[object] = []
 
