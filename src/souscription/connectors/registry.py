@@ -15,7 +15,7 @@ from django.conf import settings
 from souscription.configuration import PORTS
 from souscription.integrations.resilience import CircuitBreaker, RetryPolicy
 
-__all__ = ["PORTS", "RATE_LIMITS", "adapter", "vendor_of"]
+__all__ = ["PORTS", "RATE_LIMITS", "adapter", "uses_vendor", "vendor_of"]
 
 FACTORIES: dict[str, str] = {
     "hubspot": "souscription.integrations.crm.hubspot:HubSpotCrm",
@@ -40,6 +40,11 @@ RATE_LIMITS: dict[str, dict[str, float]] = {
 
 def vendor_of(port: str) -> str:
     return str(settings.SOUSCRIPTION.connectors[port])
+
+
+def uses_vendor(port: str) -> bool:
+    """The port is connected to a vendor (its work goes there), not left to the platform's embedded version."""
+    return vendor_of(port) != "embedded"
 
 
 @functools.cache

@@ -41,10 +41,6 @@ DATABASE = services.DATABASE
 SIDE_STATUSES = frozenset({"erp_sync", "invoice_status"})
 
 
-def uses_vendor(port: str) -> bool:
-    return registry.vendor_of(port) != "embedded"
-
-
 # -- called from the dossier's workflows ------------------------------------------------------------------------
 
 
@@ -56,7 +52,7 @@ CRM_STAGES = {"subscriptions.dossier_priced": "priced", "subscriptions.dossier_r
 @outbox.subscriber
 def subscribe_crm(event_bus: EventBus) -> None:
     """Sales' CRM follows the dossier from its events (it never reads the dossier's tables to learn a move)."""
-    if uses_vendor("crm") and id(event_bus) not in _subscribed:
+    if registry.uses_vendor("crm") and id(event_bus) not in _subscribed:
         keys = [f"{name}.v1" for name in CRM_STAGES]
         event_bus.subscribe("sales.crm-sync", keys, on_dossier_moved, consumed=connectors_bus.consumed(DATABASE))
         _subscribed.add(id(event_bus))
@@ -70,7 +66,7 @@ def sync_crm(subscription_id: str, stage: str) -> None:
     """Start the CRM's sync of the dossier and go on: a CRM that is down never holds a dossier back. Each sync
     sends the dossier's stage as it is when the call is made, and its answer is kept only while the dossier is
     still there, so a sync that waited (parked) behind a later one never moves the deal or `crm_status` back."""
-    if not uses_vendor("crm"):
+    if not registry.uses_vendor("crm"):
         return
     row, _dossier = services.load(subscription_id)
     key = f"crm:{row.id}:{stage}"
@@ -112,7 +108,7 @@ def apply_crm_move(*, crm_deal_id: str, crm_status: str | None, occurred_at: dat
 
 
 def sync_erp(subscription_id: str, invoice_id: str) -> None:
-    if not uses_vendor("erp"):
+    if not registry.uses_vendor("erp"):
         return
     # The invoice is validated: say so now, since the ERP may take a while (the next action is the platform's).
     record_side_status(subscription_id, "invoice_status", "validated")

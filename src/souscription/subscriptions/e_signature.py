@@ -52,13 +52,9 @@ class SignedAtVendor(Conflict):
     )
 
 
-def uses_vendor() -> bool:
-    return registry.vendor_of("signature") != "embedded"
-
-
 def check_signed_here() -> None:
     """The embedded signature (code, then PAdES) is refused when the vendor collects the signature."""
-    if uses_vendor():
+    if registry.uses_vendor("signature"):
         raise SignedAtVendor(field="signature")
 
 
@@ -67,7 +63,7 @@ def check_signed_here() -> None:
 
 def request_signature(subscription_id: str, dossier_key: str) -> None:
     """Send the drafted contract to the vendor (once per dossier, whatever the crashes and replays)."""
-    if not uses_vendor():
+    if not registry.uses_vendor("signature"):
         return
     key = f"signature:{dossier_key}"
     sent = calls.run("signature.send_contract", key=key, subscription_id=subscription_id, args=(subscription_id,))
@@ -76,7 +72,7 @@ def request_signature(subscription_id: str, dossier_key: str) -> None:
 
 def cancel_request(subscription_id: str, dossier_key: str) -> None:
     """Compensation of a withdrawal: the request still open is cancelled at the vendor."""
-    if not uses_vendor():
+    if not registry.uses_vendor("signature"):
         return
     request_id = open_request(subscription_id)
     if not request_id:

@@ -32,10 +32,6 @@ TAGS = ("souscription", "informations_demandees")
 _subscribed: set[int] = set()
 
 
-def uses_vendor() -> bool:
-    return registry.vendor_of("ticketing") != "embedded"
-
-
 @outbox.subscriber
 def subscribe(event_bus: EventBus) -> None:
     if id(event_bus) not in _subscribed:
@@ -58,7 +54,7 @@ def on_information_requested(envelope: Envelope) -> None:
         action=f"Le service souscription demande au client : {question}",
         at=envelope.occurred_at,
     )
-    if uses_vendor():
+    if registry.uses_vendor("ticketing"):
         # Started before this transaction commits: the call parks until the ticket is there (`NotReady`), so a
         # crash after the commit loses nothing, and a redelivery joins the same workflow.
         with SetWorkflowID(f"follow-up:{ticket_id}"):

@@ -42,22 +42,18 @@ from souscription.subscriptions.models import Dossier as DossierRow
 DATABASE = services.DATABASE
 
 
-def uses_vendor() -> bool:
-    return registry.vendor_of("payment") != "embedded"
-
-
 # -- from the dossier's workflows -------------------------------------------------------------------------------
 
 
 def set_up_mandate(subscription_id: str, dossier_key: str) -> None:
-    if not uses_vendor():
+    if not registry.uses_vendor("payment"):
         return
     key = f"mandate:{dossier_key}"
     calls.run("payment.set_up_mandate", key=key, subscription_id=subscription_id, args=(subscription_id,))
 
 
 def collect_first_instalment(subscription_id: str, dossier_key: str, invoice_id: str) -> None:
-    if not uses_vendor():
+    if not registry.uses_vendor("payment"):
         return
     key = f"debit:{dossier_key}:{invoice_id}"
     args = (subscription_id, invoice_id)

@@ -22,7 +22,7 @@ from souscription.audit.context import Actor, record_action
 from souscription.audit.domain import WORKFLOW_SOURCE, Action, applicant_actor
 from souscription.billing import services as billing
 from souscription.billing import vendor_payments
-from souscription.connectors import calls
+from souscription.connectors import calls, registry
 from souscription.identity.domain import Role
 from souscription.platform import workflows
 from souscription.products.domain import missing_fields
@@ -400,7 +400,7 @@ def jurist_drafts(subscription_id: str, task_id: str, jurist_id: int) -> str:
 def signature_requested(subscription_id: str, stage: str) -> str:
     """With an e-signature vendor, the contract awaiting signature is sent to it (the embedded signature waits for
     the applicant's code instead)."""
-    if stage == Stage.AWAITING_SIGNATURE.value and e_signature.uses_vendor():
+    if stage == Stage.AWAITING_SIGNATURE.value and registry.uses_vendor("signature"):
         e_signature.request_signature(subscription_id, connected.dossier_key(subscription_id))
     return stage
 
@@ -582,14 +582,14 @@ def validate_and_activate(subscription_id: str, invoice_id: str, accountant_id: 
     post_to_erp(subscription_id, invoice_id)
     connected.sync_erp(subscription_id, invoice_id)
     stage = activate(subscription_id)
-    if payments.uses_vendor() and stage == Stage.ACTIVE.value:
+    if registry.uses_vendor("payment") and stage == Stage.ACTIVE.value:
         payments.collect_first_instalment(subscription_id, connected.dossier_key(subscription_id), invoice_id)
     return stage
 
 
 def mandate_at_vendor(subscription_id: str) -> None:
     """With a payment provider, the mandate Billing recorded is set up there too (the embedded debit needs none)."""
-    if payments.uses_vendor():
+    if registry.uses_vendor("payment"):
         payments.set_up_mandate(subscription_id, connected.dossier_key(subscription_id))
 
 
@@ -626,7 +626,7 @@ def activate(subscription_id: str) -> str:
 @DBOS.workflow()
 def after_withdrawal(subscription_id: str) -> None:
     cancel_underwriting(subscription_id)
-    if e_signature.uses_vendor():
+    if registry.uses_vendor("signature"):
         e_signature.cancel_request(subscription_id, connected.dossier_key(subscription_id))
 
 
