@@ -60,7 +60,7 @@ def dbos_config(env: Environment, *, executor_id: str | None = None) -> DBOSConf
 def write_ahead_log(url: str) -> None:
     """Put an embedded workflow database in WAL mode (kept in the file) before DBOS opens it.
 
-    DBOS leaves SQLite's rollback journal: every step's commit then cost three syncs, and each write locked out
+    DBOS leaves SQLite's rollback journal: every step's commit then cost several syncs, and each write locked out
     the readers (its queue pollers, the other processes' executors), which slept in SQLite's busy handler
     (1, 2, 5, 10 ms...) until the writer was done. In WAL mode readers go on beside the one writer."""
     if not url.startswith("sqlite:///"):
