@@ -66,8 +66,6 @@ def write_ahead_log(url: str) -> None:
     if not url.startswith("sqlite:///"):
         return
     path = url.removeprefix("sqlite:///")
-    if path in {"", ":memory:"}:
-        return
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(path, timeout=30)
     try:
