@@ -1,3 +1,3 @@
 """Souscription: the subscription and back-office platform of an insurer."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -7,8 +7,11 @@ Relations across databases are refused, so a department can only reach another t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from django.db import connections
 from django.db.models import Model
 
 PLATFORM_DATABASE = "default"
@@ -52,3 +55,45 @@ class DepartmentRouter:
 
     def allow_migrate(self, db: str, app_label: str, model_name: str | None = None, **hints: Any) -> bool:
         return app_label in IN_EVERY_DATABASE or database_for_app(app_label) == db
+
+
+@contextmanager
+def without_flush(using: str) -> Iterator[None]:
+    """Commits made inside skip the wait for the disk: other processes see them at once and a killed process loses
+    none, but a power cut may lose the last ones (on SQLite, until the next durable commit to the same database,
+    whose flush carries the earlier writes of its log). Only for records the platform recovers by itself when they
+    are lost, such as an idempotency key's claim and stored answer (a lost one makes the client's retry run again).
+
+    Inside a transaction it changes nothing: the enclosing transaction's commit keeps its durability."""
+    connection = connections[using]
+    if connection.in_atomic_block:
+        yield
+        return
+    connection.ensure_connection()
+    relax, restore = _flush_statements(connection)
+    _run(connection, relax)
+    try:
+        yield
+    finally:
+        _run(connection, restore)
+
+
+def _flush_statements(connection: Any) -> tuple[str, str]:
+    """The statements that relax, then restore, a connection's wait for the disk at commit."""
+    if connection.vendor == "sqlite":
+        # NORMAL in WAL mode: the commit is atomic and seen by all; its flush is left to a later commit.
+        (level,) = connection.connection.execute("PRAGMA synchronous").fetchone()
+        return "PRAGMA synchronous=NORMAL", f"PRAGMA synchronous={int(level)}"
+    if connection.vendor == "postgresql":
+        return "SET synchronous_commit TO off", "RESET synchronous_commit"
+    return "", ""
+
+
+def _run(connection: Any, statement: str) -> None:
+    if not statement:
+        return
+    if connection.vendor == "sqlite":
+        connection.connection.execute(statement)  # a pragma: no need for Django's cursor and its bookkeeping
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(statement)

@@ -10,7 +10,13 @@ An answer may hold secrets (the applicant token of a dossier just opened) and pe
 caller has no credential but the key: so the key itself is the credential. A key sent without any other credential
 must be unguessable (a UUID or 22+ random characters); the table keeps only a keyed digest of the key, and the
 stored answer is sealed (AES-GCM) with a key derived from the idempotency key, so that neither someone reading the
-table nor another caller guessing a weak key can read or be served someone else's answer."""
+table nor another caller guessing a weak key can read or be served someone else's answer.
+
+The claim and the answer are committed without waiting for the disk (`databases.without_flush`): two of the
+dossier database's durable commits on every POST. A process killed at any point loses neither; a power cut may lose
+the last ones, and the client's retry then runs the request again, as after a claim whose process died before
+answering. The work a request commits is durable on its own, and a dossier opened under a key records the key in
+its own transaction (`services.open_dossier`), so opening it again returns the same dossier."""
 
 from __future__ import annotations
 
@@ -31,6 +37,7 @@ from django.utils import timezone
 
 from souscription.kernel.errors import Problem
 from souscription.platform import prepared
+from souscription.platform.databases import without_flush
 from souscription.platform.models import IdempotencyRecord
 from souscription.platform.problems import problems_body
 
@@ -69,23 +76,30 @@ class IdempotencyMiddleware:
         # A service that must bind its effect to the key in its own transaction (opening a dossier) reads these.
         request.idempotency_digest, request.idempotency_secret = key, secret  # type: ignore[attr-defined]
         fingerprint = hashlib.sha256(b"\0".join([request.path.encode(), request.body])).hexdigest()
-        record = self._claim(scope, key, fingerprint)
+        with without_flush(DATABASE):
+            record = self._claim(scope, key, fingerprint)
         if record is not None:
             return self._replay(record, fingerprint, secret)
         try:
             response = self.get_response(request)
         except BaseException:
-            IdempotencyRecord.objects.filter(scope=scope, key=key, status_code=None).delete()
+            self._release(scope, key)
             raise
         if response.status_code >= 500 or getattr(response, "streaming", False):
-            IdempotencyRecord.objects.filter(scope=scope, key=key, status_code=None).delete()
+            self._release(scope, key)
             return response
-        IdempotencyRecord.objects.filter(scope=scope, key=key).update(
-            status_code=response.status_code,
-            content_type=response.get("Content-Type", ""),
-            body=_seal(secret, key, response.content),
-        )
+        with without_flush(DATABASE):
+            IdempotencyRecord.objects.filter(scope=scope, key=key).update(
+                status_code=response.status_code,
+                content_type=response.get("Content-Type", ""),
+                body=_seal(secret, key, response.content),
+            )
         return response
+
+    @staticmethod
+    def _release(scope: str, key: str) -> None:
+        with without_flush(DATABASE):
+            IdempotencyRecord.objects.filter(scope=scope, key=key, status_code=None).delete()
 
     @staticmethod
     def _claim(scope: str, key: str, fingerprint: str) -> IdempotencyRecord | None:

@@ -28,6 +28,7 @@ from souscription.consents.domain import Purpose
 from souscription.customers import services as customers
 from souscription.kernel.errors import InvalidInput, NotFound, Problem
 from souscription.platform import prepared
+from souscription.platform.databases import without_flush
 from souscription.products.catalog import ProductVersion
 from souscription.products.domain import Slice, check_step, missing_steps
 from souscription.products.runtime import catalog
@@ -301,7 +302,9 @@ def unconcluded(*, older_than: datetime, limit: int = 100) -> list[tuple[str, st
 
 
 def clear_conclusion_due(dossier_pk: uuid.UUID) -> None:
-    with transaction.atomic(using=DATABASE):
+    """Not flushed to disk: if a power cut loses it, the sweeper starts the `conclude` workflow again, and its id
+    makes that start a no-op."""
+    with without_flush(DATABASE), transaction.atomic(using=DATABASE):
         DossierRow.objects.filter(pk=dossier_pk).update(conclusion_due=None)
 
 

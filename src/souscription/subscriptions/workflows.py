@@ -481,10 +481,9 @@ def send_for_signature(subscription_id: str, by: str | None) -> str:
 @DBOS.workflow()
 def sign_and_bill(subscription_id: str, signer_name: str) -> str:
     sign_contract(subscription_id, signer_name)
-    customer_id = mark_signed(subscription_id)
-    invoice_id = set_up_billing(subscription_id, customer_id)
+    invoice_id = set_up_billing(subscription_id)
     mandate_at_vendor(subscription_id)
-    return billing_ready(subscription_id, invoice_id)
+    return signed_and_billed(subscription_id, invoice_id)
 
 
 @DBOS.workflow()
@@ -492,11 +491,10 @@ def signed_at_vendor(subscription_id: str, request_id: str) -> str:
     """The vendor says the customer signed: Legal keeps the vendor's signed copy, then as `sign_and_bill`."""
     key = f"signed:{connected.dossier_key(subscription_id)}"
     calls.run("signature.keep_signed", key=key, subscription_id=subscription_id, args=(subscription_id, request_id))
-    customer_id = mark_signed(subscription_id)
-    stage = stage_of(subscription_id)
+    stage = mark_signed(subscription_id)
     if stage != Stage.SIGNED.value:  # withdrawn between the vendor's `done` and now: nothing to bill
         return stage
-    invoice_id = set_up_billing(subscription_id, customer_id)
+    invoice_id = set_up_billing(subscription_id)
     mandate_at_vendor(subscription_id)
     return billing_ready(subscription_id, invoice_id)
 
@@ -520,41 +518,24 @@ def mark_signed(subscription_id: str) -> str:
     now = timezone.now()
     with transaction.atomic(using=DATABASE):
         row, dossier = services.load(subscription_id, for_update=True)
-        if dossier.stage is Stage.AWAITING_SIGNATURE:
-            dossier.sign(now=now)
-            row.signature_status = "done"
+        if _signed(row, dossier, now):
             services.save(row, dossier, now=now)
-            record_action(
-                database=DATABASE,
-                action=Action.SIGN,
-                record_type="dossier",
-                record_id=subscription_id,
-                actor=Actor(applicant_actor(subscription_id), "", WORKFLOW_SOURCE),
-            )
-    return str(row.customer_id)
+    return dossier.stage.value
 
 
 @workflows.step()
-def stage_of(subscription_id: str) -> str:
-    row, _dossier = services.load(subscription_id)
-    return str(row.stage)
-
-
-@workflows.step()
-def set_up_billing(subscription_id: str, customer_id: str) -> str:
+def set_up_billing(subscription_id: str) -> str:
     """Billing records the SEPA mandate signed with the contract and drafts the first instalment's invoice."""
     now = timezone.now()
     row, _dossier = services.load(subscription_id)
     terms = sales.offer_terms(row.offer_id) if row.offer_id else None
-    if terms is None:
-        raise RuntimeError(f"{subscription_id}: signed without an offer")
+    if terms is None or row.customer_id is None:
+        raise RuntimeError(f"{subscription_id}: signed without an offer or a customer")
     with transaction.atomic(using=billing.DATABASE):
-        billing.record_mandate(
-            subscription_id=subscription_id, customer_id=uuid.UUID(customer_id), signed_on=now.date()
-        )
+        billing.record_mandate(subscription_id=subscription_id, customer_id=row.customer_id, signed_on=now.date())
         invoice_id = billing.draft_first_invoice(
             subscription_id=subscription_id,
-            customer_id=uuid.UUID(customer_id),
+            customer_id=row.customer_id,
             amount_cents=terms.instalment_cents,
             issued_on=now.date(),
         )
@@ -566,11 +547,44 @@ def billing_ready(subscription_id: str, invoice_id: str) -> str:
     now = timezone.now()
     with transaction.atomic(using=DATABASE):
         row, dossier = services.load(subscription_id, for_update=True)
-        row.mandate_status = vendor_payments.mandate_status(subscription_id)
-        row.invoice_status, row.invoice_id = "drafted", uuid.UUID(invoice_id)
-        row.erp_sync = "ready"
+        _billed(row, invoice_id)
         services.save(row, dossier, now=now)
     return dossier.stage.value
+
+
+@workflows.step()
+def signed_and_billed(subscription_id: str, invoice_id: str) -> str:
+    """The embedded signature's last step: signed, with the mandate and the first invoice Billing holds, in one
+    transaction of the dossier's database (its Legal and Billing parts are already kept)."""
+    now = timezone.now()
+    with transaction.atomic(using=DATABASE):
+        row, dossier = services.load(subscription_id, for_update=True)
+        _signed(row, dossier, now)
+        _billed(row, invoice_id)
+        services.save(row, dossier, now=now)
+    return dossier.stage.value
+
+
+def _signed(row: Any, dossier: Any, now: datetime) -> bool:
+    """The transition to signed, audited as the applicant's act; False when the dossier no longer awaits it."""
+    if dossier.stage is not Stage.AWAITING_SIGNATURE:
+        return False
+    dossier.sign(now=now)
+    row.signature_status = "done"
+    record_action(
+        database=DATABASE,
+        action=Action.SIGN,
+        record_type="dossier",
+        record_id=row.subscription_id,
+        actor=Actor(applicant_actor(row.subscription_id), "", WORKFLOW_SOURCE),
+    )
+    return True
+
+
+def _billed(row: Any, invoice_id: str) -> None:
+    row.mandate_status = vendor_payments.mandate_status(row.subscription_id)
+    row.invoice_status, row.invoice_id = "drafted", uuid.UUID(invoice_id)
+    row.erp_sync = "ready"
 
 
 # -- first invoice validated, posted to the ERP, contract active ---------------------------------------------------
@@ -578,8 +592,7 @@ def billing_ready(subscription_id: str, invoice_id: str) -> str:
 
 @DBOS.workflow()
 def validate_and_activate(subscription_id: str, invoice_id: str, accountant_id: int) -> str:
-    validate_invoice(invoice_id, accountant_id)
-    post_to_erp(subscription_id, invoice_id)
+    validate_and_post(subscription_id, invoice_id, accountant_id)
     connected.sync_erp(subscription_id, invoice_id)
     stage = activate(subscription_id)
     if registry.uses_vendor("payment") and stage == Stage.ACTIVE.value:
@@ -594,17 +607,16 @@ def mandate_at_vendor(subscription_id: str) -> None:
 
 
 @workflows.step()
-def validate_invoice(invoice_id: str, accountant_id: int) -> None:
-    billing.validate_invoice(invoice_id=uuid.UUID(invoice_id), by=accountant_id, at=timezone.now())
-
-
-@workflows.step()
-def post_to_erp(subscription_id: str, invoice_id: str) -> str:
-    """The embedded ERP sync: the validated invoice becomes a balanced ledger entry (idempotent per invoice)."""
+def validate_and_post(subscription_id: str, invoice_id: str, accountant_id: int) -> str:
+    """Billing, in one transaction: the invoice validated by the second person, then posted as a balanced ledger
+    entry, the embedded ERP sync (both idempotent per invoice)."""
     row, _dossier = services.load(subscription_id)
     terms = sales.offer_terms(row.offer_id) if row.offer_id else None
     tax_rate = Decimal(str(terms.breakdown["tax"]["rate"])) if terms else Decimal(0)
-    return billing.post_invoice_to_ledger(invoice_id=uuid.UUID(invoice_id), tax_rate=tax_rate, at=timezone.now())
+    now = timezone.now()
+    with transaction.atomic(using=billing.DATABASE):
+        billing.validate_invoice(invoice_id=uuid.UUID(invoice_id), by=accountant_id, at=now)
+        return billing.post_invoice_to_ledger(invoice_id=uuid.UUID(invoice_id), tax_rate=tax_rate, at=now)
 
 
 @workflows.step()
