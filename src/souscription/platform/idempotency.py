@@ -88,7 +88,7 @@ class IdempotencyMiddleware:
         if response.status_code >= 500 or getattr(response, "streaming", False):
             self._release(scope, key)
             return response
-        with without_flush(DATABASE):
+        with without_flush(DATABASE), transaction.atomic(using=DATABASE):
             IdempotencyRecord.objects.filter(scope=scope, key=key).update(
                 status_code=response.status_code,
                 content_type=response.get("Content-Type", ""),
