@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -71,8 +72,13 @@ def quote_dossier(subscription_id: str, revision: int) -> str:
 def decide(subscription_id: str, revision: int) -> dict[str, Any]:
     """Completeness, eligibility, price and referral, each recorded with its trace; validated or declined.
 
-    What it returns is kept by DBOS in the workflow database: amounts and flags only, never a reason or a factor."""
+    The answers are gathered and the rules run before the dossier's write lock is taken: a revision's answers do not
+    change (an edit makes a new revision, which is checked again under the lock), and every other writer of the
+    dossier database would wait while they run. What it returns is kept by DBOS in the workflow database: amounts
+    and flags only, never a reason or a factor."""
     now = timezone.now()
+    row, dossier = services.load(subscription_id)
+    evaluated = _evaluate(row, now) if row.revision == revision and dossier.stage is Stage.DRAFT else None
     with transaction.atomic(using=DATABASE):
         row, dossier = services.load(subscription_id, for_update=True)
         if row.decision_due is not None and row.decision_due <= revision:
@@ -82,19 +88,13 @@ def decide(subscription_id: str, revision: int) -> dict[str, Any]:
             return _decided_before(row, revision, now)  # this step committed, then the process died: same outcome
         if row.revision != revision or dossier.stage is not Stage.DRAFT:
             return {"stage": "superseded"}
-        version = services.product_version(row)
-        answers = services.answers_of(row)
-        missing = missing_fields(version.definition, answers)
-        health = underwriting.latest_health_declaration(subscription_id)
-        recorder = _Recorder(row, revision, version.definition, health[0] if health else None, now)
-        recorder.completeness(missing)
-        if missing:
+        evaluated = evaluated or _evaluate(row, now)
+        recorder = _Recorder(row, revision, evaluated.version.definition, evaluated.health_id, now)
+        recorder.completeness(evaluated.missing)
+        if evaluated.missing:
             return {"stage": Stage.DRAFT.value}
-        rules, today = engine(), now.date()
-        eligibility = rules.decide(version, "eligibility", answers, today=today)
-        pricing = rules.decide(version, "pricing", answers, today=today)
-        referral = rules.decide(version, "referral", answers, today=today)
-        for decision in (eligibility, pricing, referral):
+        eligibility, pricing, referral = evaluated.decisions
+        for decision in evaluated.decisions:
             recorder.record(decision)
         refusals = tuple(str(r["reason"]) for r in eligibility.result.get("refusals") or [])
         if refusals and recorder.health_product:
@@ -110,19 +110,44 @@ def decide(subscription_id: str, revision: int) -> dict[str, Any]:
             record_id=subscription_id,
             details={
                 "revision": revision,
-                "rule_sets": [d.rule_set for d in (eligibility, pricing, referral)],
+                "rule_sets": [d.rule_set for d in evaluated.decisions],
                 "stage": dossier.stage.value,
             },
         )
-    breakdown = price_breakdown(pricing.result, frequency=str(answers["billing.frequency"]))
+    breakdown = price_breakdown(pricing.result, frequency=str(evaluated.answers["billing.frequency"]))
     return {
         "stage": dossier.stage.value,
         "health": recorder.health_product,
         "referred": bool(referral.result.get("referrals")),
         "total_cents": breakdown.total_cents,
         "currency": breakdown.currency,
-        "valid_until": services.offer_validity(version, now).isoformat(),
+        "valid_until": services.offer_validity(evaluated.version, now).isoformat(),
     }
+
+
+@dataclass(frozen=True)
+class _Evaluated:
+    """A revision's answers and what the rules made of them (eligibility, pricing, referral), not yet recorded."""
+
+    version: Any
+    answers: dict[str, Any]
+    missing: tuple[str, ...]
+    health_id: uuid.UUID | None
+    decisions: tuple[Any, ...]
+
+
+def _evaluate(row: Any, now: datetime) -> _Evaluated:
+    version = services.product_version(row)
+    answers = services.answers_of(row)
+    missing = missing_fields(version.definition, answers)
+    health = underwriting.latest_health_declaration(row.subscription_id)
+    decisions: tuple[Any, ...] = ()
+    if not missing:
+        rules, today = engine(), now.date()
+        decisions = tuple(
+            rules.decide(version, name, answers, today=today) for name in ("eligibility", "pricing", "referral")
+        )
+    return _Evaluated(version, answers, missing, health[0] if health else None, decisions)
 
 
 def _decided_before(row: Any, revision: int, now: datetime) -> dict[str, Any]:
