@@ -161,7 +161,12 @@ def drive(index: int, count: int, first: int, product: str, concurrency: int, ba
     def ready() -> None:
         if barrier is not None:
             barrier.wait()
-        marks.update(commits=counter.count, unflushed=counter.unflushed, usage=resource.getrusage(resource.RUSAGE_SELF), at=time.time())
+        marks.update(
+            commits=counter.count,
+            unflushed=counter.unflushed,
+            usage=resource.getrusage(resource.RUSAGE_SELF),
+            at=time.time(),
+        )
 
     try:
         # Warm-up: imports, caches, first PDFs; its applicants are not the measured ones.
@@ -200,8 +205,9 @@ def report(args: argparse.Namespace, shares: list[Share], baseline: float) -> No
     )
     print(f"CPU per dossier              : {cpu_ms:.0f} ms (user + system, every process)")
     print(f"raw SQLite durable commits/s : {baseline:,.0f} (same folder, WAL, synchronous=FULL)")
-    print(f"commits per dossier          : {commits:.1f} ({commits - unflushed:.1f} durable, {unflushed:.1f} not flushed)")
-    print(f"commit-bound ceiling         : {baseline / (commits - unflushed):.1f} dossiers/s (durable commits)")
+    durable = commits - unflushed
+    print(f"commits per dossier          : {commits:.1f} ({durable:.1f} durable, {unflushed:.1f} not flushed)")
+    print(f"commit-bound ceiling         : {baseline / durable:.1f} dossiers/s (durable commits)")
     print(f"ratio to target              : {rate / TARGET:.2f}")
 
 

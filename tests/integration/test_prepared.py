@@ -112,3 +112,23 @@ def test_insert_writes_every_column_and_reads_back_the_automatic_key() -> None:
             IdempotencyRecord(scope="user:1", key="k1", request_fingerprint="f" * 64, created_at=timezone.now()),
             using="default",
         )
+
+
+def test_update_where_changes_the_matching_rows_only_as_the_orm_update_would() -> None:
+    now = timezone.now()
+    for key in ("k1", "k2"):
+        prepared.insert(
+            IdempotencyRecord(scope="user:1", key=key, request_fingerprint="f" * 64, created_at=now), using="default"
+        )
+    answer = {"status_code": 201, "content_type": "application/json", "body": b"\x00sealed\xff"}
+    for _ in range(2):  # the second call reuses the compiled statement
+        changed = prepared.update_where(
+            IdempotencyRecord, where={"scope": "user:1", "key": "k1"}, values=answer, using="default"
+        )
+        assert changed == 1
+    updated, untouched = IdempotencyRecord.objects.get(key="k1"), IdempotencyRecord.objects.get(key="k2")
+    assert (updated.status_code, updated.content_type, bytes(updated.body)) == (201, "application/json", answer["body"])
+    assert (untouched.status_code, untouched.content_type, bytes(untouched.body)) == (None, "", b"")
+    assert prepared.update_where(IdempotencyRecord, where={"scope": "user:2", "key": "k1"}, values=answer) == 0
+    with pytest.raises(ValueError, match="IS NULL"):
+        prepared.update_where(IdempotencyRecord, where={"status_code": None}, values=answer)

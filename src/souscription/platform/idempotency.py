@@ -89,10 +89,15 @@ class IdempotencyMiddleware:
             self._release(scope, key)
             return response
         with without_flush(DATABASE), transaction.atomic(using=DATABASE):
-            IdempotencyRecord.objects.filter(scope=scope, key=key).update(
-                status_code=response.status_code,
-                content_type=response.get("Content-Type", ""),
-                body=_seal(secret, key, response.content),
+            prepared.update_where(
+                IdempotencyRecord,
+                where={"scope": scope, "key": key},
+                values={
+                    "status_code": response.status_code,
+                    "content_type": response.get("Content-Type", ""),
+                    "body": _seal(secret, key, response.content),
+                },
+                using=DATABASE,
             )
         return response
 
