@@ -4,9 +4,9 @@
     python dossier_crash_worker.py resume  # same executor id: DBOS resumes the signature workflow; then activate
 
 `start` opens a car warranty dossier through the API, answers it, accepts the offer, and signs. The signature
-workflow signs the contract (step 1) and marks the dossier signed (step 2); in step 3 Billing's mandate call
-notes "billing" in the log and blocks, so the test can kill the process there. `resume` notes every contract
-signature it performs: none is expected, since that step had completed before the kill."""
+workflow signs the contract (step 1); in step 2 Billing's mandate call notes "billing" in the log and blocks, so the
+test can kill the process there (step 3 would mark the dossier signed and its billing ready). `resume` notes every
+contract signature it performs: none is expected, since that step had completed before the kill."""
 
 from __future__ import annotations
 

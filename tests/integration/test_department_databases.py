@@ -102,3 +102,48 @@ def test_services_are_idempotent_on_their_ids() -> None:
             report_id=report_id, customer_id=customer_id, author_id=2, findings="RAS", at=NOW
         )
     assert underwriting.report_count() == 1
+
+
+def test_sales_merges_each_step_into_one_dossier_profile_even_when_another_request_created_it_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    customer_id = uuid.uuid4()
+    sales.record_dossier_answers(
+        subscription_id="SUB-2026-000042",
+        product="garantie_automobile",
+        customer_id=None,
+        answers={"vehicle.make": "Renault", "vehicle.power_hp": 90},
+        at=NOW,
+    )
+    sales.record_dossier_answers(
+        subscription_id="SUB-2026-000042",
+        product="garantie_automobile",
+        customer_id=customer_id,
+        answers={"vehicle.power_hp": 110, "billing.frequency": "monthly"},
+        at=NOW,
+    )
+    assert sales.dossier_answers("SUB-2026-000042") == {
+        "vehicle.make": "Renault",
+        "vehicle.power_hp": 110,
+        "billing.frequency": "monthly",
+    }
+    # Another request of the same dossier inserts the profile between this one's lookup and its insert.
+    real_one, looked_up = sales.prepared.one, []
+
+    def missed_first(*args: object, **kwargs: object) -> object:
+        looked_up.append(kwargs.get("value"))
+        return None if len(looked_up) == 1 else real_one(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sales.prepared, "one", missed_first)
+    sales.record_dossier_answers(
+        subscription_id="SUB-2026-000042",
+        product="garantie_automobile",
+        customer_id=None,
+        answers={"driver.birth_date": "1990-04-02"},
+        at=NOW,
+    )
+    monkeypatch.undo()
+    profile = sales.dossier_answers("SUB-2026-000042")
+    assert profile["driver.birth_date"] == "1990-04-02"
+    assert profile["vehicle.make"] == "Renault"
+    assert looked_up == ["SUB-2026-000042", "SUB-2026-000042"]

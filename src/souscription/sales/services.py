@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from souscription.audit.context import record_action
 from souscription.audit.domain import Action
@@ -34,15 +34,26 @@ def profile_count() -> int:
 def record_dossier_answers(
     *, subscription_id: str, product: str, customer_id: uuid.UUID | None, answers: dict[str, Any], at: datetime
 ) -> None:
-    """Merge a step's commercial answers into the dossier's profile (the risk described)."""
+    """Merge a step's commercial answers into the dossier's profile (the risk described).
+
+    Read and written through compiled statements: a dossier's every step passes here."""
     with transaction.atomic(using=DATABASE):
-        profile, _created = DossierProfile.objects.select_for_update().get_or_create(
-            subscription_id=subscription_id, defaults={"product": product, "updated_at": at}
-        )
+        profile = prepared.one(DossierProfile, by="subscription_id", value=subscription_id, for_update=True)
+        if profile is None:
+            first = DossierProfile(subscription_id=subscription_id, product=product, answers=answers, updated_at=at)
+            first.customer_id = customer_id
+            try:
+                with transaction.atomic(using=DATABASE):  # a savepoint: another request may create it first
+                    prepared.insert(first, using=DATABASE)
+                return
+            except IntegrityError:
+                profile = prepared.one(DossierProfile, by="subscription_id", value=subscription_id, for_update=True)
+                if profile is None:
+                    raise
         profile.answers = {**profile.answers, **answers}
         profile.customer_id = customer_id or profile.customer_id
         profile.updated_at = at
-        profile.save()
+        prepared.update_all(profile, using=DATABASE)
 
 
 def dossier_answers(subscription_id: str) -> dict[str, Any]:
