@@ -147,3 +147,18 @@ def test_sales_merges_each_step_into_one_dossier_profile_even_when_another_reque
     assert profile["driver.birth_date"] == "1990-04-02"
     assert profile["vehicle.make"] == "Renault"
     assert looked_up == ["SUB-2026-000042", "SUB-2026-000042"]
+
+
+def test_legal_keeps_one_contract_copy_per_dossier_and_kind_and_audits_it_once() -> None:
+    from souscription.audit.models import AuditEntry
+    from souscription.underwriting.models import ContractCopy
+
+    for pdf in (b"%PDF-1.7 first", b"%PDF-1.7 a replay"):
+        underwriting.keep_contract_copy(
+            subscription_id="SUB-2026-000043", kind="drafted", pdf=pdf, drafted_by="jurist:7", at=NOW
+        )
+    copy = ContractCopy.objects.get(subscription_id="SUB-2026-000043")
+    assert (bytes(copy.pdf), copy.kind, copy.drafted_by) == (b"%PDF-1.7 first", "drafted", "jurist:7")
+    assert underwriting.contract_copy("SUB-2026-000043", "drafted") == b"%PDF-1.7 first"
+    entries = AuditEntry.objects.using("legal").filter(record_type="contract_copy", record_id=str(copy.id))
+    assert [entry.action for entry in entries] == ["create"]
