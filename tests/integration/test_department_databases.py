@@ -9,12 +9,14 @@ import pytest
 from django.apps import apps
 from django.db import connections
 
+from souscription.audit.models import AuditEntry
 from souscription.billing import services as billing
 from souscription.customers import services as customers
 from souscription.platform.databases import IN_EVERY_DATABASE, database_for_model
 from souscription.sales import services as sales
 from souscription.tickets import services as tickets
 from souscription.underwriting import services as underwriting
+from souscription.underwriting.models import ContractCopy
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(databases="__all__")]
 ALIASES = ("default", "customer_service", "sales", "legal", "billing")
@@ -150,9 +152,6 @@ def test_sales_merges_each_step_into_one_dossier_profile_even_when_another_reque
 
 
 def test_legal_keeps_one_contract_copy_per_dossier_and_kind_and_audits_it_once() -> None:
-    from souscription.audit.models import AuditEntry
-    from souscription.underwriting.models import ContractCopy
-
     for pdf in (b"%PDF-1.7 first", b"%PDF-1.7 a replay"):
         underwriting.keep_contract_copy(
             subscription_id="SUB-2026-000043", kind="drafted", pdf=pdf, drafted_by="jurist:7", at=NOW
