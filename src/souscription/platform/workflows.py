@@ -17,6 +17,7 @@ import os
 import sqlite3
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -57,6 +58,9 @@ def dbos_config(env: Environment, *, executor_id: str | None = None) -> DBOSConf
     return config
 
 
+WAL_SWITCH_SECONDS = 30.0
+
+
 def write_ahead_log(url: str) -> None:
     """Put an embedded workflow database in WAL mode (kept in the file) before DBOS opens it.
 
@@ -67,11 +71,21 @@ def write_ahead_log(url: str) -> None:
         return
     path = url.removeprefix("sqlite:///")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(path, timeout=30)
-    try:
-        connection.execute("PRAGMA journal_mode=WAL")
-    finally:
-        connection.close()
+    deadline = time.monotonic() + WAL_SWITCH_SECONDS
+    while True:
+        connection = sqlite3.connect(path, timeout=WAL_SWITCH_SECONDS)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            # Processes started together on a new file each hold a shared lock and want the exclusive one to switch
+            # it: SQLite refuses all but one at once, without its busy wait (that would deadlock). The one switches
+            # in a moment, after which the others' PRAGMA finds WAL and needs no exclusive lock.
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+        finally:
+            connection.close()
+        time.sleep(0.01)
 
 
 def launch(env: Environment, *, executor_id: str | None = None) -> None:
