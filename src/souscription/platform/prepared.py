@@ -117,6 +117,8 @@ def update_where(
 ) -> int:
     """`model.objects.filter(**where).update(**values)` for equality on non-null values (the idempotency answer, by
     scope and key); returns how many rows it changed."""
+    if any(value is None for value in where.values()):
+        raise ValueError("update_where matches by equality: use the ORM for IS NULL")
     alias = using or router.db_for_write(model)
     connection = connections[alias]
     cache: dict[tuple[Any, ...], tuple[str, tuple[Field[Any, Any], ...], tuple[Field[Any, Any], ...]]] = _cache(
@@ -133,8 +135,6 @@ def update_where(
         sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {conditions}"  # noqa: S608
         cache[key] = (sql, changed, matched)
     sql, changed, matched = cache[key]
-    if any(value is None for value in where.values()):
-        raise ValueError("update_where matches by equality: use the ORM for IS NULL")
     parameters = [f.get_db_prep_save(value, connection) for f, value in zip(changed, values.values(), strict=True)]
     parameters += [
         f.get_db_prep_value(value, connection, prepared=False) for f, value in zip(matched, where.values(), strict=True)

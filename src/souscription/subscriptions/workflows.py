@@ -26,8 +26,10 @@ from souscription.billing import vendor_payments
 from souscription.connectors import calls, registry
 from souscription.identity.domain import Role
 from souscription.platform import workflows
+from souscription.products.catalog import ProductVersion
 from souscription.products.domain import missing_fields
 from souscription.products.pricing import price_breakdown
+from souscription.products.rules import Decision
 from souscription.products.runtime import engine
 from souscription.sales import services as sales
 from souscription.subscriptions import (
@@ -129,11 +131,11 @@ def decide(subscription_id: str, revision: int) -> dict[str, Any]:
 class _Evaluated:
     """A revision's answers and what the rules made of them (eligibility, pricing, referral), not yet recorded."""
 
-    version: Any
+    version: ProductVersion
     answers: dict[str, Any]
     missing: tuple[str, ...]
     health_id: uuid.UUID | None
-    decisions: tuple[Any, ...]
+    decisions: tuple[Decision, ...]
 
 
 def _evaluate(row: Any, now: datetime) -> _Evaluated:
@@ -141,7 +143,7 @@ def _evaluate(row: Any, now: datetime) -> _Evaluated:
     answers = services.answers_of(row)
     missing = missing_fields(version.definition, answers)
     health = underwriting.latest_health_declaration(row.subscription_id)
-    decisions: tuple[Any, ...] = ()
+    decisions: tuple[Decision, ...] = ()
     if not missing:
         rules, today = engine(), now.date()
         decisions = tuple(
