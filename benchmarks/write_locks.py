@@ -1,7 +1,8 @@
 """Who holds each embedded database's write lock, and who waits for it, during the dossier benchmark.
 
 Every Django transaction on SQLite is timed from `BEGIN IMMEDIATE` to its `COMMIT` or `ROLLBACK` (held) and inside
-`BEGIN IMMEDIATE` (waiting for another writer, in SQLite's busy handler), by call site: the innermost function of
+`BEGIN IMMEDIATE` (waiting for another writer: at the database's gate, then in SQLite's busy handler if an
+ungated writer holds the lock; see `platform.embedded_sqlite3`), by call site: the innermost function of
 `souscription` outside the platform's plumbing. With several processes, what one process waits for is what the
 others hold: the lock to shorten is the one with the most waiting. Autocommitted writes and DBOS's own transactions
 (the workflow database) are not counted. Finding the call site costs a little on every transaction, so the rates of
@@ -22,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import dossiers  # the benchmark this one instruments; its folder is on the path when run as a script
-from django.db.backends.sqlite3 import base
+
+from souscription.platform.embedded_sqlite3 import base  # the backend the settings name: gate and BEGIN timed together
 
 PLUMBING = ("/platform/workflows.py", "/platform/databases.py", "/platform/prepared.py")
 _held: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0.0, 0.0])  # count, held, waited

@@ -93,6 +93,7 @@ def _database(url: str) -> dict[str, Any]:
     # per workflow step cost more than the step's own work. PostgreSQL ones are recycled after a minute.
     config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=None if url.startswith("sqlite") else 60))
     if config["ENGINE"] == "django.db.backends.sqlite3":
+        config["ENGINE"] = "souscription.platform.embedded_sqlite3"  # writers queue at a gate, see its `base`
         # WAL lets readers run beside the writer; synchronous=FULL because a committed dossier must survive a
         # power cut; IMMEDIATE takes the write lock at BEGIN so concurrent writers wait instead of failing.
         config["OPTIONS"] = {

@@ -1,0 +1,1 @@
+"""Django's SQLite backend as the embedded databases use it: see `base`."""
