@@ -184,7 +184,25 @@ def _vendor_settings() -> tuple[Setting, ...]:
         if key in _VENDOR_ACCOUNT_HELP:
             settings.append(Setting(f"{prefix}_ACCOUNT", None, f"{name}: {_VENDOR_ACCOUNT_HELP[key]}."))
         settings.append(Setting(f"{prefix}_WEBHOOK_SECRET", None, f"{name}: secret that signs its webhooks."))
+        if key == "hubspot":
+            settings.extend(_HUBSPOT_SETTINGS)
     return tuple(settings)
+
+
+_HUBSPOT_SETTINGS = (
+    Setting(
+        "SOUSCRIPTION_HUBSPOT_PIPELINE",
+        "default",
+        "HubSpot: id of the pipeline holding the dossiers' deals (`default`: the account's default sales pipeline).",
+    ),
+    Setting(
+        "SOUSCRIPTION_HUBSPOT_STAGES",
+        "",
+        "HubSpot: stage id of each position of a dossier's deal, comma-separated `position=stage_id` (positions: "
+        "lead, qualified, offer_sent, offer_accepted, contract_sent, won, lost). In the `default` pipeline a position "
+        "not named keeps HubSpot's default stage; another pipeline must name all seven.",
+    ),
+)
 
 
 SETTINGS = (
@@ -249,6 +267,8 @@ class VendorAccess:
     token: str = field(default="", repr=False)
     account: str = ""
     webhook_secret: str = field(default="", repr=False)
+    options: tuple[tuple[str, str], ...] = ()
+    """Vendor-specific settings, checked when read (HubSpot: `pipeline`, and `stage.<position>` for each one named)."""
 
 
 @dataclass(frozen=True)
@@ -475,6 +495,7 @@ def _connectors(raw: Callable[[str], str | None], *, problems: list[str]) -> dic
             token=raw(f"{prefix}_TOKEN") or "",
             account=(raw(f"{prefix}_ACCOUNT") or "") if key in _VENDOR_ACCOUNT_HELP else "",
             webhook_secret=raw(f"{prefix}_WEBHOOK_SECRET") or "",
+            options=_hubspot_options(raw, problems) if key == "hubspot" else (),
         )
     for port, adapter in connectors.items():
         if adapter == "embedded":
@@ -586,6 +607,20 @@ def _parse_int(name: str, value: str | None, problems: list[str], *, low: int, h
     if not low <= number <= high:
         problems.append(f"{name} = {number} hors limites : entre {low} et {high}.")
     return number
+
+
+def _hubspot_options(raw: Callable[[str], str | None], problems: list[str]) -> tuple[tuple[str, str], ...]:
+    """The deals' pipeline and the stage id of each position named; the adapter checks them against its positions
+    when it is built (`integrations.crm.hubspot_states.configured_pipeline`)."""
+    pipeline_id = (raw("SOUSCRIPTION_HUBSPOT_PIPELINE") or "").strip()
+    stages: dict[str, str] = {}
+    for part in _split(raw("SOUSCRIPTION_HUBSPOT_STAGES")):
+        position, equals, stage_id = (piece.strip() for piece in part.partition("="))
+        if not equals or not position or not stage_id:
+            problems.append(f"SOUSCRIPTION_HUBSPOT_STAGES : « {part} » n'est pas de la forme position=id_de_l_étape.")
+            continue
+        stages[position] = stage_id
+    return (("pipeline", pipeline_id), *((f"stage.{position}", stage_id) for position, stage_id in stages.items()))
 
 
 def _split(value: str | None) -> tuple[str, ...]:

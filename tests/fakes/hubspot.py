@@ -222,7 +222,7 @@ class FakeHubSpot(FakeVendor):
         properties = self._body(request).get("properties")
         with self.lock:
             record = self._find("deals", request.params["record"], request.arg("idProperty"))
-            problem = self._check_properties("deals", properties, new=False)
+            problem = self._check_properties("deals", properties, new=False, current=record)
             if problem is not None:
                 raise Refuse(problem)
             assert isinstance(properties, dict)
@@ -267,10 +267,12 @@ class FakeHubSpot(FakeVendor):
             return error(
                 400, "VALIDATION_ERROR", f"Property {item.get('idProperty')!r} is not a unique property of {kind}."
             )
-        new = self._lookup(kind, item["id"]) is None
-        return self._check_properties(kind, item.get("properties"), new=new)
+        current = self._lookup(kind, item["id"])
+        return self._check_properties(kind, item.get("properties"), new=current is None, current=current)
 
-    def _check_properties(self, kind: str, properties: Any, *, new: bool) -> Reply | None:
+    def _check_properties(
+        self, kind: str, properties: Any, *, new: bool, current: Record | None = None
+    ) -> Reply | None:
         if not isinstance(properties, dict) or not all(isinstance(v, str | int | float) for v in properties.values()):
             return error(400, "VALIDATION_ERROR", "properties must be an object of property values.")
         unknown = sorted(set(properties) - PROPERTIES[kind] - {self.unique[kind]})
@@ -278,13 +280,15 @@ class FakeHubSpot(FakeVendor):
             details = [{"message": f'Property "{n}" does not exist', "code": "PROPERTY_DOESNT_EXIST"} for n in unknown]
             return error(400, "VALIDATION_ERROR", "Property values were not valid", errors=details)
         if kind == "deals":
-            return self._check_deal(properties, new=new)
+            return self._check_deal(properties, new=new, current=current)
         return None
 
-    def _check_deal(self, properties: dict[str, Any], *, new: bool) -> Reply | None:
+    def _check_deal(self, properties: dict[str, Any], *, new: bool, current: Record | None) -> Reply | None:
         if new and not (properties.get("dealname") and properties.get("dealstage")):
             return error(400, "VALIDATION_ERROR", "A new deal needs dealname and dealstage.")
-        stage, pipeline = properties.get("dealstage"), str(properties.get("pipeline", "default"))
+        # A stage is checked against the pipeline sent, else the one the deal is already in (HubSpot's rule).
+        kept = current.properties.get("pipeline") if current is not None else None
+        stage, pipeline = properties.get("dealstage"), str(properties.get("pipeline") or kept or "default")
         if pipeline not in self.pipelines:
             return error(
                 400, "VALIDATION_ERROR", f"{pipeline} is not a valid pipeline.", errors=[{"code": "INVALID_OPTION"}]

@@ -154,6 +154,25 @@ def test_an_account_whose_pipeline_lacks_our_stage_refuses_the_move(hubspot: Fak
     assert (refused.value.status, refused.value.vendor_code) == (400, "VALIDATION_ERROR")
 
 
+def test_a_configured_pipeline_holds_the_deals_at_its_own_stage_ids(hubspot: FakeHubSpot) -> None:
+    # SOUSCRIPTION_HUBSPOT_PIPELINE=renewals and SOUSCRIPTION_HUBSPOT_STAGES give every position its stage id.
+    ids = {step: str(900 + number) for number, step in enumerate(PipelineStep)}
+    hubspot.pipelines["renewals"] = list(ids.values())
+    options = (("pipeline", "renewals"), *((f"stage.{step.value}", stage_id) for step, stage_id in ids.items()))
+    access = VendorAccess("hubspot", hubspot.url, token=TOKEN, webhook_secret=CLIENT_SECRET, options=options)
+    try:
+        crm = HubSpotCrm(access, timeout=0.5, policy=RetryPolicy(attempts=3, base_seconds=0.001), metrics=Metrics())
+        contact = crm.upsert_contact(JEANNE, key="c")
+        crm.upsert_deal(deal(stage="priced"), contact_crm_id=contact.crm_id, key="d")
+        made = hubspot.deal("SUB-2026-000042")
+        assert made is not None
+        assert (made.properties["pipeline"], made.properties["dealstage"]) == ("renewals", ids[PipelineStep.OFFER_SENT])
+        crm.move_deal("SUB-2026-000042", "active", key="m")
+        assert made.properties["dealstage"] == ids[PipelineStep.WON]
+    finally:
+        del hubspot.pipelines["renewals"]
+
+
 def test_moving_a_deal_that_was_never_created_is_refused(hubspot: FakeHubSpot) -> None:
     with pytest.raises(VendorRejected) as refused:
         adapter(hubspot).move_deal("SUB-2026-000404", "priced", key="m")

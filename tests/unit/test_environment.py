@@ -147,3 +147,49 @@ def test_production_single_sign_on_needs_https_and_the_client_credentials() -> N
 )
 def test_a_wrong_single_sign_on_setting_is_refused_by_name(variable: str, value: str) -> None:
     assert any(p.startswith(variable) for p in refused({"SOUSCRIPTION_OIDC_CLIENT_ID": "c", variable: value}))
+
+
+RENEWALS = {
+    "SOUSCRIPTION_HUBSPOT_PIPELINE": "renewals",
+    "SOUSCRIPTION_HUBSPOT_STAGES": "lead=101, qualified=102, offer_sent=103, offer_accepted=104, contract_sent=105, "
+    "won=106, lost=107",
+}
+
+
+def test_hubspot_deals_go_to_the_default_pipeline_unless_another_is_configured() -> None:
+    from souscription.integrations.crm.hubspot import pipeline_of
+    from souscription.integrations.crm.hubspot_states import DEFAULT_PIPELINE, PipelineStep
+
+    assert pipeline_of(read_environment({}, base_dir=BASE).vendors["hubspot"]) == DEFAULT_PIPELINE
+    renewals = pipeline_of(read_environment(RENEWALS, base_dir=BASE).vendors["hubspot"])
+    assert renewals.pipeline_id == "renewals"
+    assert renewals.stage_ids[PipelineStep.WON] == "106"
+    assert renewals.stage_id_for("active") == "106"
+    one_stage = {"SOUSCRIPTION_HUBSPOT_STAGES": "won=closedwon_insurance"}  # the default pipeline, one stage renamed
+    default_but_one = pipeline_of(read_environment(one_stage, base_dir=BASE).vendors["hubspot"])
+    assert default_but_one.stage_id_for("active") == "closedwon_insurance"
+    assert default_but_one.stage_id_for("draft") == "appointmentscheduled"
+
+
+def test_a_hubspot_stage_not_written_position_equals_id_is_refused_naming_the_setting() -> None:
+    problems = refused({"SOUSCRIPTION_HUBSPOT_STAGES": "won"})
+    assert any(p.startswith("SOUSCRIPTION_HUBSPOT_STAGES : « won » n'est pas de la forme position=") for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"SOUSCRIPTION_HUBSPOT_PIPELINE": "renewals", "SOUSCRIPTION_HUBSPOT_STAGES": "won=106"}, "manquent : lead"),
+        ({"SOUSCRIPTION_HUBSPOT_STAGES": "signed=106"}, "position(s) inconnue(s) : signed"),
+        ({"SOUSCRIPTION_HUBSPOT_STAGES": "won=closedlost"}, "servirait à deux statuts"),
+    ],
+)
+def test_a_hubspot_pipeline_that_cannot_hold_the_dossiers_deals_stops_the_adapter_naming_the_settings(
+    env: dict[str, str], says: str
+) -> None:
+    from souscription.integrations.crm.hubspot import pipeline_of
+
+    access = read_environment(env, base_dir=BASE).vendors["hubspot"]
+    with pytest.raises(ValueError, match="SOUSCRIPTION_HUBSPOT_STAGES") as caught:
+        pipeline_of(access)
+    assert says in str(caught.value)

@@ -81,9 +81,14 @@ def without_flush(using: str) -> Iterator[None]:
 def _flush_statements(connection: Any) -> tuple[str, str]:
     """The statements that relax, then restore, a connection's wait for the disk at commit."""
     if connection.vendor == "sqlite":
-        # NORMAL in WAL mode: the commit is atomic and seen by all; its flush is left to a later commit.
-        (level,) = connection.connection.execute("PRAGMA synchronous").fetchone()
-        return "PRAGMA synchronous=NORMAL", f"PRAGMA synchronous={int(level)}"
+        # NORMAL in WAL mode: the commit is atomic and seen by all; its flush is left to a later commit. The level
+        # to restore is read once per connection opened (its `init_command` sets it), not at every use.
+        raw = connection.connection
+        known = getattr(connection, "_durable_level", None)
+        if known is None or known[0] is not raw:
+            (level,) = raw.execute("PRAGMA synchronous").fetchone()
+            known = connection._durable_level = (raw, int(level))
+        return "PRAGMA synchronous=NORMAL", f"PRAGMA synchronous={known[1]}"
     if connection.vendor == "postgresql":
         return "SET synchronous_commit TO off", "RESET synchronous_commit"
     return "", ""

@@ -127,20 +127,19 @@ def apply_event(event: SignatureEvent, *, vendor: str, now: datetime) -> bool:
             return False
         if not connectors.first_delivery(vendor=vendor, event_id=event.event_id, event_type=event.event_name, at=now):
             return False
-        if event.status is None or not _newer(row, event):
+        if event.status is None or not _newer(row, event.status, event.occurred_at):
             return False
         row.signature_status, row.signature_status_at = event.status.value, event.occurred_at
         row.save(update_fields=["signature_status", "signature_status_at"])
     return True
 
 
-def _newer(row: Any, event: SignatureEvent) -> bool:
+def _newer(row: Any, status: SignatureStatus, occurred_at: datetime) -> bool:
     """Deliveries come out of order and Yousign's times are whole seconds: at the same second, the further state
     wins (a signer's `done` and the request's `done` share their second with the activation's echo)."""
-    assert event.status is not None
-    if not _moves_forward(row.signature_status, event.status):
+    if not _moves_forward(row.signature_status, status):
         return False
-    return row.signature_status_at is None or event.occurred_at >= row.signature_status_at
+    return row.signature_status_at is None or occurred_at >= row.signature_status_at
 
 
 def _moves_forward(current: str, new: SignatureStatus) -> bool:

@@ -26,7 +26,7 @@ from urllib.parse import quote
 import httpx
 
 from souscription.configuration import VendorAccess
-from souscription.integrations.crm.hubspot_states import DEFAULT_PIPELINE, DealPipeline, UnknownDealStage
+from souscription.integrations.crm.hubspot_states import DealPipeline, UnknownDealStage, configured_pipeline
 from souscription.integrations.crm.hubspot_webhooks import HubSpotEvent, deal_moves, verify_webhook
 from souscription.integrations.crm.port import (
     CrmContact,
@@ -124,6 +124,17 @@ def error_code(response: httpx.Response) -> str:
     return str(body.get("category") or body.get("errorType") or "")
 
 
+def pipeline_of(access: VendorAccess) -> DealPipeline:
+    """The pipeline the configuration gives (`SOUSCRIPTION_HUBSPOT_PIPELINE`, `_STAGES`), else the default one;
+    `ValueError` naming the settings when it cannot hold the dossiers' deals."""
+    options = dict(access.options)
+    stages = {name.removeprefix("stage."): value for name, value in options.items() if name.startswith("stage.")}
+    try:
+        return configured_pipeline(options.get("pipeline", ""), stages)
+    except ValueError as error:
+        raise ValueError(f"HubSpot : SOUSCRIPTION_HUBSPOT_PIPELINE / SOUSCRIPTION_HUBSPOT_STAGES : {error}") from error
+
+
 class HubSpotCrm:
     """`CrmPort` on HubSpot. Built from `VendorAccess` (`SOUSCRIPTION_HUBSPOT_URL`, `_TOKEN`, `_WEBHOOK_SECRET`)."""
 
@@ -131,7 +142,7 @@ class HubSpotCrm:
         self,
         access: VendorAccess,
         *,
-        pipeline: DealPipeline = DEFAULT_PIPELINE,
+        pipeline: DealPipeline | None = None,
         api_version: str = DEFAULT_API_VERSION,
         deal_id_property: str = DEAL_ID_PROPERTY,
         timeout: float | None = None,
@@ -143,7 +154,8 @@ class HubSpotCrm:
     ) -> None:
         if not access.url or not access.token:
             raise ValueError("HubSpot : SOUSCRIPTION_HUBSPOT_URL et SOUSCRIPTION_HUBSPOT_TOKEN sont obligatoires.")
-        self.pipeline, self.paths, self.deal_id_property = pipeline, HubSpotPaths(api_version), deal_id_property
+        self.pipeline = pipeline or pipeline_of(access)
+        self.paths, self.deal_id_property = HubSpotPaths(api_version), deal_id_property
         self.webhook_secret = access.webhook_secret
         token = access.token
         overrides: dict[str, Any] = {

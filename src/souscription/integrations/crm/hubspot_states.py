@@ -134,3 +134,24 @@ class DealPipeline:
 
 
 DEFAULT_PIPELINE = DealPipeline()
+
+
+def configured_pipeline(pipeline_id: str, stages: Mapping[str, str]) -> DealPipeline:
+    """The pipeline an account configures: its id and the stage id of each position it names (`{"won": "1234"}`).
+
+    In HubSpot's default pipeline a position not named keeps the default stage. Any other pipeline has stage ids of
+    its own (numbers HubSpot made when the stages were created), so it must name every position. `ValueError`, in
+    French, says which position is unknown or missing, or which stage would serve two statuses."""
+    pipeline_id = pipeline_id.strip() or DEFAULT_PIPELINE_ID
+    positions = {step.value: step for step in PipelineStep}
+    unknown = sorted(set(stages) - set(positions))
+    if unknown:
+        raise ValueError(f"position(s) inconnue(s) : {', '.join(unknown)} (positions : {', '.join(positions)}).")
+    given = {positions[name]: stage_id.strip() for name, stage_id in stages.items() if stage_id.strip()}
+    missing = [step.value for step in PipelineStep if step not in given]
+    if pipeline_id != DEFAULT_PIPELINE_ID and missing:
+        raise ValueError(
+            f"le pipeline « {pipeline_id} » n'est pas celui par défaut, ses étapes ont leurs propres ids : "
+            f"donnez celui de chaque position (manquent : {', '.join(missing)})."
+        )
+    return DealPipeline(pipeline_id=pipeline_id, stage_ids=MappingProxyType({**DEFAULT_STAGE_IDS, **given}))
