@@ -91,6 +91,8 @@ class FakeZendesk(FakeVendor):
     def _reset_account(self) -> None:
         self.tickets: dict[int, dict[str, Any]] = {}
         self.comments: dict[int, list[dict[str, Any]]] = {}
+        self.deleted: dict[int, dict[str, Any]] = {}
+        """Soft-deleted tickets: out of every listing and read, restorable for 30 days, until scrubbed."""
         self.users: dict[str, int] = {}
         self._keys: dict[str, tuple[bytes, dict[str, Any]]] = {}
         self._before_update: dict[int, list[Callable[[], None]]] = {}
@@ -159,6 +161,45 @@ class FakeZendesk(FakeVendor):
             self._updates += 1
             self.effect("ticket.update", request.header("idempotency-key") or f"{ticket['id']}:{self._updates}")
             return Reply(200, json={"ticket": dict(ticket), "audit": {"ticket_id": ticket["id"], "events": []}})
+
+    @route("DELETE", r"/api/v2/tickets/(?P<id>\d+)(?:\.json)?")
+    def delete(self, request: Request) -> Reply:
+        """Soft delete: 204 without a body; the ticket leaves the listings for the deleted tickets (admins may
+        restore it for 30 days). A ticket already deleted, or never there, is 404 RecordNotFound."""
+        with self.lock:
+            ticket = self._existing(request)
+            del self.tickets[ticket["id"]]
+            self.deleted[ticket["id"]] = ticket
+            self.effect("ticket.delete", request.header("idempotency-key") or str(ticket["id"]))
+        return Reply(204)
+
+    @route("DELETE", r"/api/v2/deleted_tickets/(?P<id>\d+)(?:\.json)?")
+    def delete_permanently(self, request: Request) -> Reply:
+        """Permanent deletion of a soft-deleted ticket (GDPR): Zendesk queues a job and answers its job_status. A
+        ticket not soft-deleted first, or already scrubbed, is 404."""
+        number = int(request.params["id"])
+        with self.lock:
+            if number not in self.deleted:
+                raise Refuse(Reply(404, json={"error": "RecordNotFound", "description": "Not found"}))
+            del self.deleted[number]
+            self.comments.pop(number, None)
+            self.effect("ticket.scrub", request.header("idempotency-key") or str(number))
+            job = f"{number:032x}"
+        return Reply(
+            200,
+            json={
+                "job_status": {
+                    "id": job,
+                    "job_type": "ticket_deletion",
+                    "message": None,
+                    "progress": None,
+                    "results": None,
+                    "status": "queued",
+                    "total": None,
+                    "url": f"{self.url}/api/v2/job_statuses/{job}.json",
+                }
+            },
+        )
 
     # -- what agents and automations do (not through the API) --------------------------------------------------
 

@@ -6,18 +6,23 @@ customer, and an agent's changes come back through Zendesk's signed webhooks, ne
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from dbos import DBOS
 from django.test import Client
+from django.utils import timezone
 
 from souscription.configuration import VendorAccess
 from souscription.connectors import bus as connectors_bus
+from souscription.gdpr import erasure
 from souscription.subscriptions import follow_up, outbox
 from souscription.subscriptions.models import Dossier as DossierRow
 from souscription.subscriptions.models import DossierEvent
-from souscription.tickets.models import Ticket
+from souscription.tickets import follow_ups
+from souscription.tickets.models import Ticket, VendorErasure
 from tests.fakes.base import FaultPlan
 from tests.fakes.zendesk import FakeZendesk
 from tests.integration.test_dossier_api import HEALTH, Applicant, post, staff
@@ -116,3 +121,41 @@ def test_with_zendesk_the_ticket_is_opened_there_once_and_an_agents_changes_come
     assert Ticket.objects.get(id=ticket.id).status == "solved"
     headers, body = solved
     assert deliver(({**headers, "X-Zendesk-Webhook-Signature": "forged"}, body)) == 401
+
+
+def test_erasing_the_customer_erases_the_ticket_at_zendesk_for_good(zendesk: FakeZendesk) -> None:
+    """GDPR erasure deletes the ticket here and, through a durable vendor call, Zendesk's copy: soft-deleted, then
+    scrubbed from the deleted tickets an admin could restore."""
+    applicant = information_requested()
+    ticket = follow_up_ticket(applicant)
+    deadline = time.monotonic() + 30
+    while not Ticket.objects.get(id=ticket.id).vendor_ticket_id and time.monotonic() < deadline:
+        time.sleep(0.1)
+    remote_id = Ticket.objects.get(id=ticket.id).vendor_ticket_id
+    assert int(remote_id) in zendesk.tickets
+
+    result = erasure.erase_customer(customer_id=ticket.customer_id, force=False, dry_run=False)
+    assert result.erased["customer_service"]["tickets"] == 1
+    assert not Ticket.objects.filter(id=ticket.id).exists()
+    assert list(VendorErasure.objects.values_list("vendor_ticket_id", flat=True)) == [remote_id]
+
+    assert follow_up.start_vendor_erasures(timezone.now(), None) == 1  # the minute's sweep
+    DBOS.retrieve_workflow(f"erase-ticket:{remote_id}").get_result()
+    assert int(remote_id) not in zendesk.tickets
+    assert int(remote_id) not in zendesk.deleted
+    assert not VendorErasure.objects.exists()
+    assert zendesk.duplicates() == {}
+    assert follow_up.start_vendor_erasures(timezone.now(), None) == 0  # nothing owed any more
+
+
+def test_with_ticketing_embedded_an_owed_erasure_waits_for_the_service() -> None:
+    from souscription.tickets import follow_ups
+
+    VendorErasure.objects.create(vendor_ticket_id="4242", asked_at=timezone.now(), reason="erasure_request")
+    assert follow_up.start_vendor_erasures(timezone.now(), None) == 0
+    assert follow_ups.vendor_erasures() == ["4242"]
+
+
+def test_a_ticket_erased_here_while_zendesk_was_opening_it_is_owed_there() -> None:
+    follow_ups.record_vendor_ticket(uuid.uuid4(), vendor_ticket_id="5151", at=timezone.now())
+    assert follow_ups.vendor_erasures() == ["5151"]

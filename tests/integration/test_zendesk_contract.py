@@ -334,6 +334,49 @@ def test_every_operation_lands_once_through_thirty_percent_faults(fake: FakeZend
     assert all(ticket["status"] == "solved" for ticket in fake.tickets.values())
 
 
+def test_an_erased_ticket_is_deleted_then_scrubbed_and_erasing_it_again_is_done(fake: FakeZendesk) -> None:
+    zendesk = adapter(fake)
+    opened = zendesk.open_ticket(new_ticket(), key="TCK-0001:open")
+    zendesk.erase_ticket(opened.ticket_id, key="erase:TCK-0001")
+    number = int(opened.ticket_id)
+    assert number not in fake.tickets
+    assert number not in fake.deleted  # not merely in the deleted tickets an admin can restore
+    assert number not in fake.comments
+    deletions = [call[1] for call in fake.calls if call[0] == "DELETE"]
+    assert deletions == [f"/api/v2/tickets/{number}", f"/api/v2/deleted_tickets/{number}"]
+    zendesk.erase_ticket(opened.ticket_id, key="erase:TCK-0001")  # a replayed step: both answer 404, done
+    assert [kind for kind, _ in fake.effects if kind.startswith("ticket.") and kind != "ticket.create"] == [
+        "ticket.delete",
+        "ticket.scrub",
+    ]
+    assert zendesk.find_ticket("TCK-0001") is None
+    with pytest.raises(VendorRejected) as refused:
+        zendesk.ticket_status(opened.ticket_id)
+    assert refused.value.status == 404
+
+
+def test_a_ticket_left_in_the_deleted_tickets_by_a_crash_is_scrubbed_by_the_replay(fake: FakeZendesk) -> None:
+    zendesk = adapter(fake)
+    opened = zendesk.open_ticket(new_ticket(), key="TCK-0001:open")
+    authorization = {"Authorization": basic_authorization(fake.email, fake.token)}
+    soft = httpx.delete(f"{fake.url}/api/v2/tickets/{opened.ticket_id}", headers=authorization)
+    assert soft.status_code == 204  # the first call landed, then the process died
+    zendesk.erase_ticket(opened.ticket_id, key="erase:TCK-0001")
+    assert fake.deleted == {}
+    assert [kind for kind, _ in fake.effects if kind == "ticket.scrub"] == ["ticket.scrub"]
+
+
+def test_erasures_land_once_through_thirty_percent_faults(fake: FakeZendesk) -> None:
+    zendesk = adapter(fake)
+    opened = [zendesk.open_ticket(new_ticket(f"TCK-{n:04d}"), key=f"TCK-{n:04d}:open") for n in range(6)]
+    fake.faults = FaultPlan(rate=0.3, seed=17, timeout_seconds=0.6)
+    for ticket in opened:
+        zendesk.erase_ticket(ticket.ticket_id, key=f"erase:{ticket.reference}")
+    assert sum(fake.faults_injected.values()) > 0
+    assert (fake.tickets, fake.deleted) == ({}, {})
+    assert fake.duplicates() == {}
+
+
 def test_against_a_real_zendesk_sandbox() -> None:
     """Skipped unless SOUSCRIPTION_TEST_ZENDESK_URL, _ACCOUNT and _TOKEN name a sandbox (docs/integrations/zendesk.md):
     the same life of a ticket, replays included, against Zendesk itself."""

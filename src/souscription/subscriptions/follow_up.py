@@ -13,9 +13,11 @@ chose, never the estimateur's note."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from dbos import DBOS, SetWorkflowID
+from django.utils import timezone
 
 from souscription.connectors import bus as connectors_bus
 from souscription.connectors import calls, registry
@@ -23,12 +25,15 @@ from souscription.customers import services as customers
 from souscription.integrations.bus.envelope import Envelope
 from souscription.integrations.bus.port import EventBus
 from souscription.integrations.ticketing.port import NewTicket, Requester
+from souscription.platform import workflows
 from souscription.subscriptions import outbox, services
 from souscription.tickets import follow_ups
 
 CONSUMER = "customer_service.follow-up"
 EVENT = "subscriptions.information_requested.v1"
 TAGS = ("souscription", "informations_demandees")
+ERASURE_CRON = "45 * * * * *"
+"""Once a minute: a ticket erased here is erased at the ticketing service within the minute, vendor willing."""
 _subscribed: set[int] = set()
 
 
@@ -86,5 +91,46 @@ def open_follow_up_at_vendor(ticket_id: str, *, key: str) -> str:
         ),
         key=key,
     )
-    follow_ups.record_vendor_ticket(uuid.UUID(ticket_id), vendor_ticket_id=remote.ticket_id)
+    follow_ups.record_vendor_ticket(uuid.UUID(ticket_id), vendor_ticket_id=remote.ticket_id, at=timezone.now())
     return str(remote.status.value)
+
+
+# -- erased here, erased there ----------------------------------------------------------------------------------
+
+
+@workflows.scheduled(name="erase_tickets_at_vendor", cron=ERASURE_CRON)
+@DBOS.workflow()
+def start_vendor_erasures(scheduled_time: datetime, context: Any) -> int:
+    """Tickets erased here (GDPR erasure, retention) are erased at the ticketing service by one durable workflow
+    each (its id makes a second start a no-op). With ticketing back on the embedded service, they wait: the
+    service's copies are not reachable then, and erasing them stays owed."""
+    if not registry.uses_vendor("ticketing"):
+        return 0
+    pending = owed_erasures()
+    for vendor_ticket_id in pending:
+        with SetWorkflowID(f"erase-ticket:{vendor_ticket_id}"):
+            DBOS.start_workflow(erase_at_vendor, vendor_ticket_id)
+    return len(pending)
+
+
+@workflows.step()
+def owed_erasures() -> list[str]:
+    return follow_ups.vendor_erasures()
+
+
+@DBOS.workflow()
+def erase_at_vendor(vendor_ticket_id: str) -> None:
+    key = f"erase-ticket:{vendor_ticket_id}"
+    calls.run("ticketing.erase_ticket", key=key, args=(vendor_ticket_id,))
+    erased_at_vendor(vendor_ticket_id)
+
+
+@calls.operation("ticketing.erase_ticket")
+def erase_ticket_at_vendor(vendor_ticket_id: str, *, key: str) -> None:
+    ticketing: Any = registry.adapter("ticketing")
+    ticketing.erase_ticket(vendor_ticket_id, key=key)
+
+
+@workflows.step()
+def erased_at_vendor(vendor_ticket_id: str) -> None:
+    follow_ups.vendor_erasure_done(vendor_ticket_id)

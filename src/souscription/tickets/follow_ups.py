@@ -10,7 +10,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from souscription.tickets.models import Ticket, TicketAction
+from souscription.tickets.models import Ticket, TicketAction, VendorErasure
 
 DATABASE = "customer_service"
 PLATFORM_OPERATOR = 0
@@ -59,9 +59,24 @@ def follow_up(ticket_id: uuid.UUID) -> FollowUp | None:
     )
 
 
-def record_vendor_ticket(ticket_id: uuid.UUID, *, vendor_ticket_id: str) -> None:
+def record_vendor_ticket(ticket_id: uuid.UUID, *, vendor_ticket_id: str, at: datetime) -> None:
+    """The ticket's number at the service. A ticket erased here while the service was opening it is erased there
+    too."""
     with transaction.atomic(using=DATABASE):
-        Ticket.objects.filter(id=ticket_id).update(vendor_ticket_id=vendor_ticket_id[:32])
+        if not Ticket.objects.filter(id=ticket_id).update(vendor_ticket_id=vendor_ticket_id[:32]):
+            VendorErasure.objects.get_or_create(
+                vendor_ticket_id=vendor_ticket_id[:32], defaults={"asked_at": at, "reason": "erased_while_opening"}
+            )
+
+
+def vendor_erasures(*, limit: int = 100) -> list[str]:
+    """The service's ticket numbers still to be erased there, the oldest first."""
+    return list(VendorErasure.objects.values_list("vendor_ticket_id", flat=True)[:limit])
+
+
+def vendor_erasure_done(vendor_ticket_id: str) -> None:
+    with transaction.atomic(using=DATABASE):
+        VendorErasure.objects.filter(vendor_ticket_id=vendor_ticket_id).delete()
 
 
 def apply_vendor_status(*, vendor_ticket_id: str, status: str, updated_at: datetime) -> bool:

@@ -51,3 +51,21 @@ class TicketAction(models.Model):
 
     def __str__(self) -> str:
         return self.description[:80]
+
+
+class VendorErasure(models.Model):
+    """A ticket erased here (GDPR erasure, retention) whose copy at the ticketing service is still to be erased.
+
+    Written in the transaction that deletes the ticket, so neither can happen without the other; removed once the
+    service has scrubbed its copy (`subscriptions.follow_up.erase_at_vendor`, a durable vendor call). It holds the
+    service's ticket number only: nothing of the person."""
+
+    vendor_ticket_id = models.CharField(max_length=32, unique=True)
+    asked_at = models.DateTimeField()
+    reason = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ("asked_at", "id")
+
+    def __str__(self) -> str:
+        return f"ticket {self.vendor_ticket_id} à effacer chez le service de tickets"

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from souscription.audit.context import record_action
 from souscription.audit.domain import Action
-from souscription.tickets.models import Ticket, TicketAction
+from souscription.tickets.models import Ticket, TicketAction, VendorErasure
 
 DATABASE = "customer_service"
 
@@ -78,10 +79,22 @@ def purge_tickets_opened_before(*, cutoff: datetime, dry_run: bool) -> int:
 
 
 def _delete(rows: Any, *, dry_run: bool, reason: str) -> int:
+    """Delete the tickets and their actions; those opened at the ticketing service too are marked to be erased there
+    (in the same transaction), which the platform does once the service answers."""
     with transaction.atomic(using=DATABASE):
-        ids = list(rows.values_list("id", flat=True))
+        found = list(rows.values_list("id", "vendor_ticket_id"))
+        ids = [ticket_id for ticket_id, _vendor_id in found]
         if dry_run or not ids:
             return len(ids)
+        at = timezone.now()
+        VendorErasure.objects.bulk_create(
+            [
+                VendorErasure(vendor_ticket_id=vendor_id, asked_at=at, reason=reason[:64])
+                for _ticket_id, vendor_id in found
+                if vendor_id
+            ],
+            ignore_conflicts=True,  # already asked (a ticket erased twice by two rules): one erasure there
+        )
         Ticket.objects.filter(id__in=ids).delete()
         for ticket_id in ids:
             record_action(

@@ -168,6 +168,10 @@ class TicketingPort(Protocol):
         """The ticket opened under our reference, or None."""
         ...
 
+    def erase_ticket(self, ticket_id: str, *, key: str) -> None:
+        """Delete the ticket and its comments for good (GDPR erasure, retention); a ticket already gone is done."""
+        ...
+
     def read_webhook(self, headers: Mapping[str, str], body: bytes, now: datetime) -> TicketStatusChanged:
         """The change a genuine notification of the service carries; `WebhookRejected` for anything else."""
         ...

@@ -54,6 +54,7 @@ from souscription.integrations.ticketing.zendesk_states import (
 
 VENDOR = "zendesk"
 TICKETS = "/api/v2/tickets"
+DELETED_TICKETS = "/api/v2/deleted_tickets"
 MARKER_PREFIX = "souscription_"
 
 
@@ -217,6 +218,23 @@ class ZendeskTicketing:
             return None
         # Only the platform writes this external id; should an agent have copied it, the first ticket is ours.
         return self._remote(min(ours, key=lambda ticket: int(ticket["id"])), "ticket.find")
+
+    def erase_ticket(self, ticket_id: str, *, key: str) -> None:
+        """Zendesk deletes in two calls: `DELETE /api/v2/tickets/{id}` (204) moves the ticket to the deleted tickets,
+        which admins can restore for 30 days; `DELETE /api/v2/deleted_tickets/{id}` (200, a queued job) scrubs it
+        for good. Each answers 404 once done, so a replay after a lost answer or a crash between the two finishes
+        the work and fails on nothing. The requester's Zendesk user (name, e-mail) is not deleted: it may hold
+        tickets the platform did not open (see docs/integrations/zendesk.md)."""
+        number = _number(ticket_id)
+        # The key goes along as on updates: Zendesk ignores it on deletions, the fakes count effects by it.
+        self._client.request(
+            "DELETE", f"{TICKETS}/{number}", operation="ticket.delete", idempotency_key=key, accept=(404,)
+        )
+        response = self._client.request(
+            "DELETE", f"{DELETED_TICKETS}/{number}", operation="ticket.scrub", idempotency_key=key, accept=(404,)
+        )
+        if response.status_code == 200 and not isinstance(_json(response, "ticket.scrub").get("job_status"), dict):
+            raise _malformed("ticket.scrub")
 
     # -- updates, guarded by the key's marker tag --------------------------------------------------------------
 
