@@ -198,9 +198,13 @@ def is_health_product(subscription_id: str) -> bool:
 
 
 def answers_of(row: DossierRow) -> dict[str, Any]:
-    """The dossier's answers, gathered from each department's slice (the dossier itself holds none)."""
+    """The dossier's answers, gathered from each department's slice (the dossier itself holds none). A department
+    is asked only when the dossier has answered fields it keeps: a car dossier never reads Legal's health
+    declarations, and no step before the bank details unseals an IBAN."""
+    definition = product_version(row).definition
+    answered = definition.split_by_slice(dict.fromkeys(row.answered_fields))
     answers: dict[str, Any] = {}
-    if row.customer_id:
+    if row.customer_id and Slice.CONTACT in answered:
         contact = customers.contact_of(row.customer_id)
         if contact:
             answers.update(
@@ -215,13 +219,16 @@ def answers_of(row: DossierRow) -> dict[str, Any]:
                     "customer.city": contact.city,
                 }
             )
-    answers.update(sales.dossier_answers(row.subscription_id))
-    declaration = underwriting.latest_health_declaration(row.subscription_id)
-    if declaration:
-        answers.update(declaration[1])
-    answers.update(billing.bank_answers(row.subscription_id))
-    known = {spec.name for spec in product_version(row).definition.fields()}
-    return {name: value for name, value in answers.items() if name in known and name in row.answered_fields}
+    if Slice.COMMERCIAL in answered:
+        answers.update(sales.dossier_answers(row.subscription_id))
+    if Slice.HEALTH in answered:
+        declaration = underwriting.latest_health_declaration(row.subscription_id)
+        if declaration:
+            answers.update(declaration[1])
+    if Slice.BANK in answered:
+        answers.update(billing.bank_answers(row.subscription_id))
+    wanted = {name for fields in answered.values() for name in fields}
+    return {name: value for name, value in answers.items() if name in wanted}
 
 
 # -- answering ----------------------------------------------------------------------------------------------

@@ -142,7 +142,8 @@ def _evaluate(row: Any, now: datetime) -> _Evaluated:
     version = services.product_version(row)
     answers = services.answers_of(row)
     missing = missing_fields(version.definition, answers)
-    health = underwriting.latest_health_declaration(row.subscription_id)
+    health_product = services.has_health_fields(version.definition)
+    health = underwriting.latest_health_declaration(row.subscription_id) if health_product else None
     decisions: tuple[Decision, ...] = ()
     if not missing:
         rules, today = engine(), now.date()
