@@ -619,6 +619,8 @@ def _hubspot_options(raw: Callable[[str], str | None], problems: list[str]) -> t
         if not equals or not position or not stage_id:
             problems.append(f"SOUSCRIPTION_HUBSPOT_STAGES : « {part} » n'est pas de la forme position=id_de_l_étape.")
             continue
+        if position in stages:
+            problems.append(f"SOUSCRIPTION_HUBSPOT_STAGES : la position « {position} » est donnée deux fois.")
         stages[position] = stage_id
     return (("pipeline", pipeline_id), *((f"stage.{position}", stage_id) for position, stage_id in stages.items()))
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -95,6 +97,33 @@ def test_checkconfig_prints_settings_with_secrets_masked(monkeypatch: pytest.Mon
     assert values["SOUSCRIPTION_SECRET_KEY"] == "********"
     assert {c["name"] for c in body["checks"]} >= {"database:legal", "database:billing"}
     assert "une-valeur-secrete" not in out
+
+
+def test_checkconfig_refuses_a_vendor_adapter_its_settings_cannot_build(settings: Any) -> None:
+    """A HubSpot pipeline that cannot hold the deals is named by `checkconfig`, before any CRM sync fails on it."""
+    from souscription.configuration import VendorAccess
+    from souscription.connectors import registry
+
+    options = (("pipeline", "renewals"), ("stage.won", "106"))  # another pipeline must name all seven positions
+    access = VendorAccess("hubspot", "https://api.hubapi.com", token="pat-eu1-x", webhook_secret="s", options=options)
+    settings.SOUSCRIPTION = dataclasses.replace(
+        settings.SOUSCRIPTION,
+        connectors={**settings.SOUSCRIPTION.connectors, "crm": "hubspot"},
+        vendors={**settings.SOUSCRIPTION.vendors, "hubspot": access},
+    )
+    registry.reset()
+    try:
+        with pytest.raises(CommandError, match="connecteur"):
+            run("checkconfig")
+        out = io.StringIO()
+        with pytest.raises(CommandError):
+            call_command("checkconfig", "--format", "json", stdout=out)
+        [check] = [c for c in json.loads(out.getvalue())["checks"] if c["name"] == "connector:crm"]
+        assert not check["ok"]
+        assert "SOUSCRIPTION_HUBSPOT_STAGES" in check["detail"]
+        assert "manquent : lead" in check["detail"]
+    finally:
+        registry.reset()
 
 
 def test_help_gives_examples() -> None:

@@ -80,6 +80,25 @@ def test_a_transaction_inside_another_databases_transaction_does_not_wait_at_its
     assert gate_is_free("billing")
 
 
+def test_a_gate_held_longer_than_the_databases_timeout_is_passed_by_and_sqlite_decides() -> None:
+    """A holder that stopped (or a thread that holds the gate while it waits for the writer behind it) must not
+    make anyone wait for ever: after the database's timeout the writer goes on to SQLite's own lock."""
+    options = connections["default"].settings_dict["OPTIONS"]
+    before = options.get("timeout")
+    options["timeout"] = 0.2
+    try:
+        with other_descriptor("default") as stopped_holder:
+            fcntl.flock(stopped_holder, fcntl.LOCK_EX)
+            with transaction.atomic(using="default"), connections["default"].cursor() as cursor:
+                cursor.execute("SELECT 1")
+                assert gates_held() == 0  # in, without the gate: SQLite's lock was free
+            fcntl.flock(stopped_holder, fcntl.LOCK_UN)
+    finally:
+        options["timeout"] = before
+    with transaction.atomic(using="default"):
+        assert gates_held() == 1  # the next writer queues at the gate again
+
+
 def test_a_writer_waiting_at_the_gate_enters_once_the_holder_commits_and_sees_its_write() -> None:
     with connections["default"].cursor() as cursor:
         cursor.execute("CREATE TABLE IF NOT EXISTS gate_probe (writer TEXT)")

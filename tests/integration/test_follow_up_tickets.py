@@ -17,7 +17,9 @@ from django.utils import timezone
 
 from souscription.configuration import VendorAccess
 from souscription.connectors import bus as connectors_bus
+from souscription.connectors import registry
 from souscription.gdpr import erasure
+from souscription.integrations.ticketing.port import NewTicket, Requester
 from souscription.subscriptions import follow_up, outbox
 from souscription.subscriptions.models import Dossier as DossierRow
 from souscription.subscriptions.models import DossierEvent
@@ -159,3 +161,33 @@ def test_with_ticketing_embedded_an_owed_erasure_waits_for_the_service() -> None
 def test_a_ticket_erased_here_while_zendesk_was_opening_it_is_owed_there() -> None:
     follow_ups.record_vendor_ticket(uuid.uuid4(), vendor_ticket_id="5151", at=timezone.now())
     assert follow_ups.vendor_erasures() == ["5151"]
+
+
+def test_an_erasure_started_and_still_waiting_for_zendesk_is_not_started_again(zendesk: FakeZendesk) -> None:
+    """Each owed erasure is started once: those parked or dead-lettered never hold newer ones back."""
+    VendorErasure.objects.create(
+        vendor_ticket_id="7001", asked_at=timezone.now(), reason="erasure_request", started_at=timezone.now()
+    )
+    VendorErasure.objects.create(vendor_ticket_id="7002", asked_at=timezone.now(), reason="erasure_request")
+    assert follow_ups.vendor_erasures() == ["7002"]
+    assert follow_up.start_vendor_erasures(timezone.now(), None) == 1
+    DBOS.retrieve_workflow("erase-ticket:7002").get_result()  # Zendesk has no such ticket: 404, 404, done
+    assert follow_ups.vendor_erasures_owed() == [("7001", VendorErasure.objects.get().started_at)]
+
+
+def test_a_ticket_erased_after_zendesk_opened_it_but_before_its_answer_came_is_owed_there(zendesk: FakeZendesk) -> None:
+    """The open call's first attempt reached Zendesk, its answer was lost; the ticket was erased here meanwhile:
+    the replay finds Zendesk's copy by our reference and owes its erasure instead of waiting for ever."""
+    zendesk.faults.rate = 0.0
+    ticket_id = str(uuid.uuid4())
+    remote = registry.adapter("ticketing").open_ticket(
+        NewTicket(
+            reference=ticket_id,
+            subject="Informations demandées",
+            body="Bonjour",
+            requester=Requester(name="Jeanne Martin", email="jeanne.martin@exemple.fr"),
+        ),
+        key=f"ticket:{ticket_id}",
+    )
+    assert follow_up.open_follow_up_at_vendor(ticket_id, key=f"ticket:{ticket_id}") == "erased"
+    assert follow_ups.vendor_erasures() == [remote.ticket_id]

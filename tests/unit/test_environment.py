@@ -174,6 +174,8 @@ def test_hubspot_deals_go_to_the_default_pipeline_unless_another_is_configured()
 def test_a_hubspot_stage_not_written_position_equals_id_is_refused_naming_the_setting() -> None:
     problems = refused({"SOUSCRIPTION_HUBSPOT_STAGES": "won"})
     assert any(p.startswith("SOUSCRIPTION_HUBSPOT_STAGES : « won » n'est pas de la forme position=") for p in problems)
+    twice = refused({"SOUSCRIPTION_HUBSPOT_STAGES": "won=1,won=2"})
+    assert any("la position « won » est donnée deux fois" in p for p in twice)
 
 
 @pytest.mark.parametrize(

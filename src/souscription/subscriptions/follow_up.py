@@ -75,12 +75,18 @@ def open_at_vendor(ticket_id: str, subscription_id: str) -> str:
 @calls.operation("ticketing.open_follow_up")
 def open_follow_up_at_vendor(ticket_id: str, *, key: str) -> str:
     found = follow_ups.follow_up(uuid.UUID(ticket_id))
+    ticketing: Any = registry.adapter("ticketing")
     if found is None:
+        # Not committed yet, or erased since (GDPR erasure, retention): then an earlier attempt may have opened it
+        # there before its answer was lost, and that copy is owed an erasure too.
+        opened = ticketing.find_ticket(ticket_id)
+        if opened is not None:
+            follow_ups.owe_vendor_erasure(opened.ticket_id, at=timezone.now(), reason="erased_while_opening")
+            return "erased"
         raise calls.NotReady(f"ticket {ticket_id} pas encore enregistré par le service client")
     contact = customers.contact_of(found.customer_id)
     if contact is None:
         raise ValueError("the ticket's customer has no contact")
-    ticketing: Any = registry.adapter("ticketing")
     remote = ticketing.open_ticket(
         NewTicket(
             reference=ticket_id,
@@ -110,12 +116,18 @@ def start_vendor_erasures(scheduled_time: datetime, context: Any) -> int:
     for vendor_ticket_id in pending:
         with SetWorkflowID(f"erase-ticket:{vendor_ticket_id}"):
             DBOS.start_workflow(erase_at_vendor, vendor_ticket_id)
+    erasures_started(pending, scheduled_time.isoformat())
     return len(pending)
 
 
 @workflows.step()
 def owed_erasures() -> list[str]:
     return follow_ups.vendor_erasures()
+
+
+@workflows.step()
+def erasures_started(vendor_ticket_ids: list[str], at: str) -> None:
+    follow_ups.vendor_erasures_started(vendor_ticket_ids, at=datetime.fromisoformat(at))
 
 
 @DBOS.workflow()
@@ -131,6 +143,6 @@ def erase_ticket_at_vendor(vendor_ticket_id: str, *, key: str) -> None:
     ticketing.erase_ticket(vendor_ticket_id, key=key)
 
 
-@workflows.step()
+@workflows.step(retries_allowed=True, max_attempts=5)  # a database busy for a moment must not end it in error
 def erased_at_vendor(vendor_ticket_id: str) -> None:
     follow_ups.vendor_erasure_done(vendor_ticket_id)

@@ -64,14 +64,33 @@ def record_vendor_ticket(ticket_id: uuid.UUID, *, vendor_ticket_id: str, at: dat
     too."""
     with transaction.atomic(using=DATABASE):
         if not Ticket.objects.filter(id=ticket_id).update(vendor_ticket_id=vendor_ticket_id[:32]):
-            VendorErasure.objects.get_or_create(
-                vendor_ticket_id=vendor_ticket_id[:32], defaults={"asked_at": at, "reason": "erased_while_opening"}
-            )
+            owe_vendor_erasure(vendor_ticket_id, at=at, reason="erased_while_opening")
+
+
+def owe_vendor_erasure(vendor_ticket_id: str, *, at: datetime, reason: str) -> None:
+    """The service's copy of a ticket no longer here is to be erased there."""
+    with transaction.atomic(using=DATABASE):
+        VendorErasure.objects.get_or_create(
+            vendor_ticket_id=vendor_ticket_id[:32], defaults={"asked_at": at, "reason": reason[:64]}
+        )
 
 
 def vendor_erasures(*, limit: int = 100) -> list[str]:
-    """The service's ticket numbers still to be erased there, the oldest first."""
-    return list(VendorErasure.objects.values_list("vendor_ticket_id", flat=True)[:limit])
+    """The service's ticket numbers whose erasure there has not been started yet, the oldest first."""
+    rows = VendorErasure.objects.filter(started_at__isnull=True)
+    return list(rows.values_list("vendor_ticket_id", flat=True)[:limit])
+
+
+def vendor_erasures_started(vendor_ticket_ids: list[str], *, at: datetime) -> None:
+    with transaction.atomic(using=DATABASE):
+        VendorErasure.objects.filter(vendor_ticket_id__in=vendor_ticket_ids, started_at__isnull=True).update(
+            started_at=at
+        )
+
+
+def vendor_erasures_owed() -> list[tuple[str, datetime | None]]:
+    """Every erasure still owed at the service, with when its workflow started (None: not yet)."""
+    return list(VendorErasure.objects.values_list("vendor_ticket_id", "started_at"))
 
 
 def vendor_erasure_done(vendor_ticket_id: str) -> None:

@@ -63,6 +63,9 @@ class VendorErasure(models.Model):
     vendor_ticket_id = models.CharField(max_length=32, unique=True)
     asked_at = models.DateTimeField()
     reason = models.CharField(max_length=64)
+    # When its workflow was started: the sweep starts each one once, so erasures waiting for the service (parked,
+    # or dead-lettered for a person to look at) never hold newer ones back.
+    started_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("asked_at", "id")

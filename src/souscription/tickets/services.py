@@ -82,7 +82,9 @@ def _delete(rows: Any, *, dry_run: bool, reason: str) -> int:
     """Delete the tickets and their actions; those opened at the ticketing service too are marked to be erased there
     (in the same transaction), which the platform does once the service answers."""
     with transaction.atomic(using=DATABASE):
-        found = list(rows.values_list("id", "vendor_ticket_id"))
+        # Locked (PostgreSQL): a ticket whose number at the service is being recorded meanwhile is either read with
+        # it, or its recording finds it gone and owes the erasure itself (`follow_ups.record_vendor_ticket`).
+        found = list(rows.select_for_update().values_list("id", "vendor_ticket_id"))
         ids = [ticket_id for ticket_id, _vendor_id in found]
         if dry_run or not ids:
             return len(ids)

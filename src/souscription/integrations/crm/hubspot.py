@@ -210,7 +210,13 @@ class HubSpotCrm:
         """`key` is not sent: setting a stage is idempotent by itself, and HubSpot's PATCH takes properties only."""
         check_subscription_id(subscription_id)
         check_stage(stage)
-        properties = {"dealstage": self.pipeline.stage_id_for(stage), STAGE_PROPERTY: stage}
+        # The pipeline goes along: a deal made before the configuration changed pipeline moves into the new one
+        # (HubSpot checks a stage against the pipeline sent, else the deal's own).
+        properties = {
+            "pipeline": self.pipeline.pipeline_id,
+            "dealstage": self.pipeline.stage_id_for(stage),
+            STAGE_PROPERTY: stage,
+        }
         response = self._client.request(
             "PATCH",
             self.paths.record("deals", subscription_id),

@@ -1,23 +1,25 @@
 """Django's SQLite backend as the embedded databases use it: writers queued at a gate, queries converted once.
 
 **The gate.** SQLite lets one writer at a time into a database. The others, in `BEGIN IMMEDIATE`, wait in its busy
-handler, which sleeps 1, 2, 5, 10, 15, 20, 25... ms between tries rather than being woken, so a writer usually
-starts several milliseconds after the lock was freed, and its process (one dossier at a time, the request waiting
-for the workflow) sits idle meanwhile: with two processes serving dossiers, the platform database's waits came to
-12.6 ms a dossier (`benchmarks/write_locks.py`). The gate is an exclusive `flock` on `<database>-writers`, taken
-before `BEGIN IMMEDIATE` and given back at `COMMIT` or `ROLLBACK`: the kernel wakes the next writer as soon as it
-is given back (`benchmarks/dossiers.py`, 2 processes, 200 dossiers, alternating runs: 15.5-15.7 dossiers/s with
-the gate against 14.6-14.8 without).
+handler, which sleeps 1, 2, 5, 10, 15, 20, 25... ms between tries, so a writer usually starts several milliseconds
+after the lock was freed, and its process (one dossier at a time, the request waiting for the workflow) sits idle
+meanwhile: with two processes serving dossiers, the platform database's waits came to 12.6 ms a dossier
+(`benchmarks/write_locks.py`), 6.5 ms with the gate. The gate is an exclusive `flock` on `<database>-writers`,
+taken before `BEGIN IMMEDIATE` and given back at `COMMIT` or `ROLLBACK`; a writer finding it taken tries again
+after 0.1 ms, then twice as long each time up to 1 ms (`benchmarks/dossiers.py`, 2 processes, 200 dossiers:
+15.5-16.3 dossiers/s with the gate against 14.6-14.8 without).
 
 SQLite's own lock still decides who writes: the gate only orders those who wait. A writer that does not pass it
-(an autocommitted statement, another program) waits in the busy handler as before, and so does a gated writer
-that finds one of those writing.
+(an autocommitted statement, a connection in manual transaction mode, another program) waits in the busy handler
+as before, and so does a gated writer that finds one of those writing.
 
-No deadlock: a thread never waits at a gate while it holds another. A transaction opened inside another
-database's transaction skips its gate and waits for SQLite's lock alone, bounded by the database's `timeout`, as
-it did without gates. So whoever holds a gate only waits for bounded things, and whoever waits at a gate holds
-none. A lock on a file goes with its descriptor: a process that dies gives back its gates at once. In-memory
-databases (one connection, nothing to share) have no gate.
+Never a wait without end: a writer waits at the gate for the database's `timeout` at most, then goes on without
+it, to SQLite's lock and its busy timeout, as without gates (a holder that stopped, or a thread that holds a
+transaction while it waits for the writer queued behind it, then ends in SQLite's "database is locked", as it
+would have). And a thread never waits at a gate while it holds another: a transaction opened inside another
+database's transaction skips its gate. A lock on a file goes with the file: a process that dies gives back its
+gates at once, a thread that ends without closing its connection gives them back when the collector closes the
+file. In-memory databases (one connection, nothing to share) have no gate.
 
 **The queries.** Django writes its SQL with `%s` placeholders and converts each query to SQLite's `?` with a
 regular expression at every execution, 2 % of a dossier's CPU. The platform runs a few hundred distinct queries,
@@ -29,7 +31,8 @@ import fcntl
 import functools
 import os
 import threading
-from typing import Any
+import time
+from typing import Any, BinaryIO
 
 from django.db.backends.sqlite3 import base
 
@@ -41,6 +44,29 @@ CONVERTED_QUERIES = 2048
 
 def gates_held() -> int:
     return int(getattr(_held, "count", 0))
+
+
+POLL_FIRST, POLL_LONGEST = 0.0001, 0.001
+"""While the gate is held, it is tried again after 0.1 ms, then twice as long each time up to 1 ms (SQLite's busy
+handler: 1, 2, 5, 10, 15, 20, 25 ms...)."""
+
+
+def _wait_for(descriptor: int, *, seconds: float) -> bool:
+    """Take the gate's lock, trying until `seconds` have passed; False if it stayed held all along.
+
+    A blocking `flock` would be woken the moment the lock is given back, but it cannot be given a time limit, and a
+    writer must never wait forever for a holder that stopped (nor hang with a thread that holds a transaction
+    while it waits for the very writer queued behind it); short tries keep the wake-up within a millisecond."""
+    deadline, pause = time.monotonic() + seconds, POLL_FIRST
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+        time.sleep(pause)
+        pause = min(pause * 2, POLL_LONGEST)
 
 
 def gate_path(database_name: str | os.PathLike[str]) -> str:
@@ -63,7 +89,7 @@ class SQLiteCursorWrapper(base.SQLiteCursorWrapper):
 class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._gate: int | None = None  # the lock file's descriptor, opened at the first transaction
+        self._gate: BinaryIO | None = None  # the lock file, opened at the first transaction
         self._gate_locked = False
 
     def create_cursor(self, name: str | None = None) -> SQLiteCursorWrapper:
@@ -95,15 +121,18 @@ class DatabaseWrapper(base.DatabaseWrapper):
         finally:
             self._leave_gate()
             if self._gate is not None:
-                os.close(self._gate)
+                self._gate.close()
                 self._gate = None
 
     def _pass_gate(self) -> None:
-        if self._gate_locked or gates_held() or self.is_in_memory_db():
+        if self._gate_locked or gates_held() > 0 or self.is_in_memory_db():
             return
         if self._gate is None:
-            self._gate = os.open(gate_path(self.settings_dict["NAME"]), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(self._gate, fcntl.LOCK_EX)  # releases the GIL while it waits
+            # A file object, not a bare descriptor: a thread that ends without closing its connection (they live
+            # as long as their thread) leaves it to the garbage collector, which closes it and frees the lock.
+            self._gate = open(gate_path(self.settings_dict["NAME"]), "ab")  # noqa: SIM115 - kept open, see above
+        if not _wait_for(self._gate.fileno(), seconds=float(self.settings_dict["OPTIONS"].get("timeout", 5))):
+            return  # held too long (a stopped process?): no place in the queue, SQLite's own lock and timeout rule
         self._gate_locked = True
         _held.count = gates_held() + 1
 
@@ -111,5 +140,5 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if not self._gate_locked or self._gate is None:
             return
         self._gate_locked = False
-        _held.count = gates_held() - 1
-        fcntl.flock(self._gate, fcntl.LOCK_UN)
+        _held.count = max(gates_held() - 1, 0)
+        fcntl.flock(self._gate.fileno(), fcntl.LOCK_UN)

@@ -1,4 +1,5 @@
-"""`souscription checkconfig`: the effective configuration (secrets masked) and whether each database answers."""
+"""`souscription checkconfig`: the effective configuration (secrets masked), whether each database answers, and
+whether each vendor adapter the configuration names can be built from its settings (no call is made)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 
 from souscription.configuration import SETTINGS
+from souscription.connectors import registry
 from souscription.platform.commands import PlatformCommand
 from souscription.platform.health import readiness_checks
 
@@ -32,7 +34,7 @@ class Command(PlatformCommand):
             }
             for s in SETTINGS
         ]
-        checks = [c.as_dict() for c in readiness_checks() if c.name.startswith("database:")]
+        checks = [c.as_dict() for c in readiness_checks() if c.name.startswith("database:")] + _connector_checks()
         if options["format"] == "json":
             body = {"profile": settings.SOUSCRIPTION.profile.value, "settings": rows, "checks": checks}
             self.stdout.write(json.dumps(body, ensure_ascii=False, indent=2))
@@ -43,7 +45,24 @@ class Command(PlatformCommand):
             for check in checks:
                 self.stdout.write(f"  {'OK ' if check['ok'] else 'KO '} {check['name']:<28} {check['detail']}")
         if not all(check["ok"] for check in checks):
-            raise CommandError("Une base au moins n'est pas prête (voir ci-dessus).")
+            raise CommandError("Une base ou un connecteur au moins n'est pas prêt (voir ci-dessus).")
+
+
+def _connector_checks() -> list[dict[str, Any]]:
+    """Each port given to a vendor: its adapter built from the settings, as the first vendor call would build it
+    (a HubSpot pipeline that cannot hold the deals, a missing account...), without calling the vendor."""
+    checks = []
+    for port in registry.PORTS:
+        if not registry.uses_vendor(port):
+            continue
+        name = f"connector:{port}"
+        try:
+            registry.adapter(port)
+        except ValueError as error:
+            checks.append({"name": name, "ok": False, "detail": str(error)})
+        else:
+            checks.append({"name": name, "ok": True, "detail": registry.vendor_of(port)})
+    return checks
 
 
 def _shown(name: str, value: str | None) -> str | None:
