@@ -80,6 +80,14 @@ def follow_up_ticket(applicant: Applicant, seconds: float = 20) -> Ticket:
     raise AssertionError("no follow-up ticket")
 
 
+def number_at_zendesk(ticket: Ticket, seconds: float = 30) -> str:
+    """Zendesk's number for the ticket, once the durable open call has recorded it (it goes through faults)."""
+    deadline = time.monotonic() + seconds
+    while not Ticket.objects.get(id=ticket.id).vendor_ticket_id and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return Ticket.objects.get(id=ticket.id).vendor_ticket_id
+
+
 def deliver(webhook: tuple[dict[str, str], bytes]) -> int:
     headers, body = webhook
     extra = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()}
@@ -103,10 +111,7 @@ def test_an_information_request_opens_one_follow_up_ticket_without_the_estimateu
 def test_with_zendesk_the_ticket_is_opened_there_once_and_an_agents_changes_come_back(zendesk: FakeZendesk) -> None:
     applicant = information_requested()
     ticket = follow_up_ticket(applicant)
-    deadline = time.monotonic() + 30
-    while not Ticket.objects.get(id=ticket.id).vendor_ticket_id and time.monotonic() < deadline:
-        time.sleep(0.1)
-    remote_id = Ticket.objects.get(id=ticket.id).vendor_ticket_id
+    remote_id = number_at_zendesk(ticket)
     assert remote_id
     [remote] = list(zendesk.tickets.values())
     assert str(remote["id"]) == remote_id
@@ -130,10 +135,7 @@ def test_erasing_the_customer_erases_the_ticket_at_zendesk_for_good(zendesk: Fak
     scrubbed from the deleted tickets an admin could restore."""
     applicant = information_requested()
     ticket = follow_up_ticket(applicant)
-    deadline = time.monotonic() + 30
-    while not Ticket.objects.get(id=ticket.id).vendor_ticket_id and time.monotonic() < deadline:
-        time.sleep(0.1)
-    remote_id = Ticket.objects.get(id=ticket.id).vendor_ticket_id
+    remote_id = number_at_zendesk(ticket)
     assert int(remote_id) in zendesk.tickets
 
     result = erasure.erase_customer(customer_id=ticket.customer_id, force=False, dry_run=False)
