@@ -88,11 +88,6 @@ def vendor_erasures_started(vendor_ticket_ids: list[str], *, at: datetime) -> No
         )
 
 
-def vendor_erasures_owed() -> list[tuple[str, datetime | None]]:
-    """Every erasure still owed at the service, with when its workflow started (None: not yet)."""
-    return list(VendorErasure.objects.values_list("vendor_ticket_id", "started_at"))
-
-
 def vendor_erasure_done(vendor_ticket_id: str) -> None:
     with transaction.atomic(using=DATABASE):
         VendorErasure.objects.filter(vendor_ticket_id=vendor_ticket_id).delete()
