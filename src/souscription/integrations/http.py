@@ -120,9 +120,10 @@ class VendorClient:
             elapsed = self.clock() - started
             self.metrics.observe(self.vendor, operation, kind.value if kind else "ok", elapsed)
             self._leave(kind)
-            if kind is None and response is not None:
+            if kind is None:
+                if response is None:  # no failure without an answer: the request returned one
+                    raise RuntimeError(f"{self.vendor} {operation}: neither an answer nor a failure")
                 return response
-            assert kind is not None
             status = response.status_code if response is not None else None
             if kind is FailureKind.REJECTED:
                 raise VendorRejected(

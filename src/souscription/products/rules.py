@@ -127,7 +127,8 @@ class _TracedGraph:
     def take_fired(self, result: Any) -> tuple[FiredRule, ...]:
         """The rows that fired, in graph order, taking their `_fired_t<n>` cells out of `result`."""
         rows = self.rows
-        assert rows is not None
+        if rows is None:  # `_fired` answers from zen's trace for such a graph and never calls this
+            raise RuntimeError("a graph without `_fired` cells: its fired rows come from zen's trace")
         numbers: list[int] = []
         for path, collected, cells in self.places:
             place = result

@@ -276,7 +276,10 @@ class SandboxBank:
 
     def transactions(self, account_id: str, *, since: date | None = None) -> list[Transaction]:
         account, consent = self._read(account_id, Scope.TRANSACTIONS, "account_transactions")
-        assert consent.accepted_at is not None
+        if consent.accepted_at is None:  # an active consent was accepted: `_read` refuses any other
+            raise ConsentUnusable(
+                VENDOR, "account_transactions", consent.status, status=None, vendor_code="not_accepted"
+            )
         start = consent.accepted_at.date() - timedelta(days=consent.link.terms.history_days)
         if since is not None:
             start = max(start, since)

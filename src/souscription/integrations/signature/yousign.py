@@ -177,7 +177,8 @@ class YousignSignature:
         found = self._converge(
             self._lookup(external_id), done=lambda r: r is not None, act=act, probe=lambda: self._lookup(external_id)
         )
-        assert found is not None
+        if found is None:  # `_converge` returns only once `done` holds, that is once the request is found
+            raise _unexpected("create_request", "demande de signature introuvable après sa création")
         return found
 
     def _ensure_document(self, request: dict[str, Any], contract: ContractForSignature) -> dict[str, Any]:
@@ -204,7 +205,8 @@ class YousignSignature:
     def _ensure_signer(self, request: dict[str, Any], contract: ContractForSignature) -> dict[str, Any]:
         request_id = request["id"]
         document_id = _signable(request)
-        assert document_id is not None
+        if document_id is None:  # `_ensure_document` returned only once the request held one
+            raise _unexpected("add_signer", "demande de signature sans document à signer")
 
         def act() -> dict[str, Any]:
             body = states.signer_body(contract, document_id=document_id)
