@@ -88,10 +88,15 @@ def main() -> None:
     simulation.Api.call = _timed_call  # type: ignore[method-assign]
     try:
         simulation.simulate(product=args.product, count=3, seed=1, first=100_000, team="warm")
-        _measuring["on"] = True
-        started, threads_before = time.process_time(), threads_cpu()
-        outcome = simulation.simulate(product=args.product, count=args.dossiers, seed=2026, team="costs")
-        total_ms = 1000 * (time.process_time() - started) / args.dossiers
+        marks: dict[str, Any] = {}
+
+        def ready() -> None:  # the staff is signed in (password hashing is not a dossier's cost): the clock starts
+            _measuring["on"] = True
+            marks.update(started=time.process_time(), threads=threads_cpu())
+
+        outcome = simulation.simulate(product=args.product, count=args.dossiers, seed=2026, team="costs", ready=ready)
+        total_ms = 1000 * (time.process_time() - marks["started"]) / args.dossiers
+        threads_before = marks["threads"]
         threads_after = threads_cpu()
         _measuring["on"] = False
         baseline = status_read_ms(args.product)

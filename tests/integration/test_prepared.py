@@ -10,12 +10,13 @@ import pytest
 from django.db import IntegrityError
 from django.utils import timezone
 
+from souscription.customers.models import Customer
 from souscription.platform import prepared
 from souscription.platform.models import IdempotencyRecord
 from souscription.sales.models import Offer
 from souscription.subscriptions import services
-from souscription.subscriptions.models import Dossier
-from souscription.underwriting.models import HealthDeclaration
+from souscription.subscriptions.models import Dossier, SubscriptionSequence
+from souscription.underwriting.models import ContractCopy, HealthDeclaration
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(databases="__all__")]
 
@@ -132,3 +133,86 @@ def test_update_where_changes_the_matching_rows_only_as_the_orm_update_would() -
     assert prepared.update_where(IdempotencyRecord, where={"scope": "user:2", "key": "k1"}, values=answer) == 0
     with pytest.raises(ValueError, match="IS NULL"):
         prepared.update_where(IdempotencyRecord, where={"status_code": None}, values=answer)
+
+
+def test_a_row_read_by_several_columns_is_the_first_the_orm_finds_whatever_order_they_are_given_in() -> None:
+    now = timezone.now()
+    for kind in ("drafted", "signed"):
+        ContractCopy.objects.create(
+            id=uuid.uuid4(),
+            subscription_id="SUB-2026-000901",
+            kind=kind,
+            pdf=b"%PDF " + kind.encode(),
+            sha256="0" * 64,
+            drafted_by="",
+            created_at=now,
+        )
+    for where in (
+        {"subscription_id": "SUB-2026-000901", "kind": "signed"},
+        {"kind": "signed", "subscription_id": "SUB-2026-000901"},
+    ):
+        found = prepared.first(ContractCopy, where=where)
+        _same(found, ContractCopy.objects.get(subscription_id="SUB-2026-000901", kind="signed"), ContractCopy)
+    assert prepared.first(ContractCopy, where={"subscription_id": "SUB-2026-000901", "kind": "other"}) is None
+    assert prepared.first(ContractCopy, where={"subscription_id": "SUB-2026-000901", "kind": None}) is None  # ORM
+
+
+def test_get_or_create_finds_the_row_or_inserts_it_once() -> None:
+    where = {"subscription_id": "SUB-2026-000902", "kind": "drafted"}
+    defaults = {"id": uuid.uuid4(), "pdf": b"%PDF", "sha256": "1" * 64, "drafted_by": "", "created_at": timezone.now()}
+    created, was_created = prepared.get_or_create(ContractCopy, where=where, defaults=defaults)
+    again, created_again = prepared.get_or_create(ContractCopy, where=where, defaults={**defaults, "id": uuid.uuid4()})
+    assert (was_created, created_again) == (True, False)
+    assert again.pk == created.pk
+    assert ContractCopy.objects.filter(**where).count() == 1
+
+
+def test_update_or_create_updates_the_row_of_the_same_unique_value_or_inserts_it() -> None:
+    defaults = {"first_name": "Léa", "last_name": "Martin", "phone": "", "country": "FR"}
+    first, created = prepared.update_or_create(Customer, where={"email": "lea@example.test"}, defaults=defaults)
+    second, created_again = prepared.update_or_create(
+        Customer, where={"email": "lea@example.test"}, defaults={**defaults, "country": "BE"}
+    )
+    assert (created, created_again) == (True, False)
+    assert second.pk == first.pk
+    stored = Customer.objects.get(email="lea@example.test")
+    assert (stored.country, stored.first_name) == ("BE", "Léa")
+
+
+def test_an_insert_that_loses_the_race_for_a_unique_value_takes_the_winners_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    winner = Customer.objects.create(email="hugo@example.test", first_name="Hugo", last_name="Dubois", country="FR")
+    real_first, calls = prepared.first, []
+
+    def not_yet_seen(*args: object, **kwargs: object) -> object:
+        calls.append(1)  # the first look finds nothing, as when the winner had not committed yet
+        return None if len(calls) == 1 else real_first(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(prepared, "first", not_yet_seen)
+    found, created = prepared.update_or_create(
+        Customer,
+        where={"email": "hugo@example.test"},
+        defaults={"first_name": "Hugo", "last_name": "Dubois", "country": "CH"},
+    )
+    assert (found.pk, created) == (winner.pk, False)
+    assert Customer.objects.get(pk=winner.pk).country == "CH"  # this writer's values, on the winner's row
+
+
+def test_increment_adds_one_and_returns_the_new_value_or_none_without_the_row() -> None:
+    SubscriptionSequence.objects.create(year=2031, last=41)
+    assert prepared.increment(SubscriptionSequence, key=2031, field="last") == 42
+    assert prepared.increment(SubscriptionSequence, key=2031, field="last") == 43
+    assert SubscriptionSequence.objects.get(year=2031).last == 43
+    assert prepared.increment(SubscriptionSequence, key=2032, field="last") is None
+
+
+def test_update_all_with_fields_writes_those_columns_only() -> None:
+    row = _opened()
+    stale = prepared.one(Dossier, by="subscription_id", value=row.subscription_id)
+    assert stale is not None
+    Dossier.objects.filter(pk=row.pk).update(stage="validated")
+    stale.decision_due, stale.stage = 7, "draft"
+    prepared.update_all(stale, fields=("decision_due",))
+    stored = Dossier.objects.get(pk=row.pk)
+    assert (stored.decision_due, stored.stage) == (7, "validated")

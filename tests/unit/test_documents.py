@@ -28,6 +28,8 @@ from souscription.documents.signature import (
     KEY_FILE,
     SigningIdentity,
     SigningIdentityError,
+    container_in,
+    seal_added,
     sign_pdf,
     verify_pdf,
 )
@@ -322,3 +324,60 @@ def test_a_key_without_its_certificate_is_an_error_not_a_new_identity(tmp_path: 
 
     with pytest.raises(SigningIdentityError, match="without"):
         SigningIdentity.load_or_create(tmp_path, common_name="Cachet Souscription", now=NOW)
+
+
+# The check run right after sealing
+
+
+def _sealed_pair(identity: SigningIdentity) -> tuple[bytes, bytes]:
+    unsealed = merge_with_general_conditions(render_contract(CONTRACT), CAR_CONDITIONS.read_bytes())
+    return unsealed, sign(unsealed, identity)
+
+
+def test_a_fresh_seal_is_recognised_as_the_one_verify_pdf_accepts(identity: SigningIdentity) -> None:
+    unsealed, sealed = _sealed_pair(identity)
+
+    assert seal_added(unsealed, sealed, identity)
+    assert verify_pdf(sealed, identity).ok
+
+
+def test_a_fresh_seal_by_an_rsa_identity_is_recognised_too() -> None:
+    rsa_identity = SigningIdentity.generate(common_name="Cachet RSA", now=NOW, key_type="rsa-2048")
+    unsealed, sealed = _sealed_pair(rsa_identity)
+
+    assert seal_added(unsealed, sealed, rsa_identity)
+
+
+def test_a_seal_by_another_key_or_over_other_bytes_is_refused(identity: SigningIdentity) -> None:
+    unsealed, sealed = _sealed_pair(identity)
+    impostor = SigningIdentity.generate(common_name="Cachet Souscription", now=NOW)
+
+    assert not seal_added(unsealed, sealed, impostor)
+    assert not seal_added(unsealed.replace(b"Souscription", b"Souscriptiom", 1), sealed, identity)  # not a prefix
+    assert not seal_added(unsealed, sealed + b"\n% appended", identity)  # bytes outside the byte range
+    assert not seal_added(unsealed, sealed[:-10], identity)
+    assert not seal_added(unsealed, unsealed, identity)  # nothing was added
+
+
+def test_any_byte_changed_in_the_signed_revision_is_refused(identity: SigningIdentity) -> None:
+    unsealed, sealed = _sealed_pair(identity)
+    start = sealed.index(b"/ByteRange", len(unsealed))
+    contents = sealed.index(b"/Contents <", len(unsealed)) + len(b"/Contents <")
+    # Bytes of the appended revision: around the byte range, in the signature container, and in the trailer.
+    for position in (start + 12, contents + 40, contents + 200, len(sealed) - 20, len(unsealed) + 5):
+        flipped = bytearray(sealed)
+        flipped[position] ^= 0x01
+        tampered = bytes(flipped)
+
+        assert not seal_added(unsealed, tampered, identity), position
+        if not contents <= position < sealed.index(b">", contents):  # pyHanko ignores the container's padding
+            assert not verify_pdf(tampered, identity).ok, position
+
+
+def test_the_signature_container_is_cut_by_its_length_not_by_stripping_zeros() -> None:
+    value_ending_in_zero = b"\x04\x03\x01\x02\x00"  # a DER octet string whose last byte is 0
+
+    assert container_in(value_ending_in_zero + b"\0" * 12) == value_ending_in_zero
+    assert container_in(value_ending_in_zero) == value_ending_in_zero
+    assert container_in(value_ending_in_zero + b"\0\0\x01\0") is None  # something else in the padding
+    assert container_in(b"\x04\x09\x01") is None  # shorter than its header says

@@ -79,8 +79,10 @@ def record_bank_details(*, subscription_id: str, holder: str, iban: str, at: dat
             record_id=account_id,
             details={"subscription_id": subscription_id, "iban_last4": checked.compact[-4:]},
         )
-        BankAccount.objects.update_or_create(
-            subscription_id=subscription_id,
+        prepared.update_or_create(
+            BankAccount,
+            where={"subscription_id": subscription_id},
+            using=DATABASE,
             defaults={
                 "id": account_id,
                 "holder": holder,
@@ -108,14 +110,16 @@ def record_mandate(*, subscription_id: str, customer_id: uuid.UUID | None, signe
     """Record the SEPA Direct Debit mandate the customer signed with the contract (idempotent per dossier)."""
     mandate_id = uuid.uuid5(uuid.NAMESPACE_URL, f"mandate:{subscription_id}")
     with transaction.atomic(using=DATABASE):
-        account = BankAccount.objects.get(subscription_id=subscription_id)
+        account = prepared.one(BankAccount, by="subscription_id", value=subscription_id, using=DATABASE)
+        if account is None:
+            raise BankAccount.DoesNotExist(f"{subscription_id} : aucun compte bancaire, le mandat ne peut être signé.")
         if customer_id and account.customer_id != customer_id:
             account.customer_id = customer_id
-            account.save(update_fields=["customer_id"])
-        existing = Mandate.objects.filter(subscription_id=subscription_id).first()
+            prepared.update_all(account, fields=("customer_id",))
+        existing = prepared.one(Mandate, by="subscription_id", value=subscription_id, using=DATABASE)
         if existing is not None:
             return existing.reference
-        mandate = Mandate.objects.create(
+        mandate = Mandate(
             id=mandate_id,
             reference=mandate_reference(subscription_id),
             subscription_id=subscription_id,
@@ -126,6 +130,7 @@ def record_mandate(*, subscription_id: str, customer_id: uuid.UUID | None, signe
             bic=account.bic,
             signed_on=signed_on,
         )
+        prepared.insert(mandate, using=DATABASE)
     return mandate.reference
 
 
@@ -183,8 +188,10 @@ def draft_first_invoice(
     """The platform drafts the contract's first instalment; an accountant validates it (four-eyes rule)."""
     invoice_id = uuid.uuid5(uuid.NAMESPACE_URL, f"first-invoice:{subscription_id}")
     with transaction.atomic(using=DATABASE):
-        Invoice.objects.get_or_create(
-            id=invoice_id,
+        prepared.get_or_create(
+            Invoice,
+            where={"id": invoice_id},
+            using=DATABASE,
             defaults={
                 "number": first_invoice_number(subscription_id),
                 "subscription_id": subscription_id,
@@ -226,7 +233,7 @@ class InvoiceView:
 
 
 def invoice(invoice_id: uuid.UUID) -> InvoiceView:
-    row = Invoice.objects.filter(id=invoice_id).first()
+    row = prepared.one(Invoice, by="id", value=invoice_id, using=DATABASE)
     if row is None:
         raise InvoiceNotFound(field="invoice_id")
     return InvoiceView(
@@ -254,13 +261,15 @@ def check_can_validate(invoice_id: uuid.UUID, *, by: int) -> InvoiceView:
 def validate_invoice(*, invoice_id: uuid.UUID, by: int, at: datetime) -> None:
     """Validate a drafted invoice; a replay by the same validator changes nothing."""
     with transaction.atomic(using=DATABASE):
-        row = Invoice.objects.select_for_update().get(id=invoice_id)
+        row = prepared.one(Invoice, by="id", value=invoice_id, using=DATABASE, for_update=True)
+        if row is None:
+            raise InvoiceNotFound(field="invoice_id")
         if row.status == Invoice.Status.VALIDATED:
             return
         if row.drafted_by == by:
             raise SecondPersonRequired(field="invoice_id")
         row.status, row.validated_by, row.validated_at = Invoice.Status.VALIDATED, by, at
-        row.save(update_fields=["status", "validated_by", "validated_at"])
+        prepared.update_all(row, fields=("status", "validated_by", "validated_at"))
         record_action(
             database=DATABASE,
             action=Action.VALIDATE,
@@ -276,7 +285,9 @@ def post_invoice_to_ledger(*, invoice_id: uuid.UUID, tax_rate: Decimal, at: date
 
     Customer account debited with the amount including tax; premiums and the insurance tax credited."""
     with transaction.atomic(using=DATABASE):
-        row = Invoice.objects.get(id=invoice_id)
+        row = prepared.one(Invoice, by="id", value=invoice_id, using=DATABASE)
+        if row is None:
+            raise InvoiceNotFound(field="invoice_id")
         if row.status != Invoice.Status.VALIDATED:
             raise InvoiceNotValidated(field="invoice_id")
         tax = int((Decimal(row.amount_cents) * tax_rate / (1 + tax_rate)).quantize(Decimal(1), ROUND_HALF_UP))
@@ -290,8 +301,10 @@ def post_invoice_to_ledger(*, invoice_id: uuid.UUID, tax_rate: Decimal, at: date
                 "credit_cents": tax,
             },
         ]
-        LedgerEntry.objects.get_or_create(
-            invoice_number=row.number,
+        prepared.get_or_create(
+            LedgerEntry,
+            where={"invoice_number": row.number},
+            using=DATABASE,
             defaults={
                 "id": uuid.uuid5(uuid.NAMESPACE_URL, f"ledger:{row.number}"),
                 "journal": "VT",

@@ -14,6 +14,7 @@ from datetime import datetime
 from django.db import transaction
 
 from souscription.billing.models import Invoice, Mandate
+from souscription.platform import prepared
 
 DATABASE = "billing"
 _PAYMENT_RANK = {"scheduled": 0, "processing": 1, "requires_action": 1, "succeeded": 2, "failed": 2, "canceled": 2}
@@ -56,7 +57,9 @@ def vendor_mandate(subscription_id: str) -> VendorMandate | None:
 
 def mandate_status(subscription_id: str) -> str:
     """What the dossier shows: the provider's state of the mandate when there is one, else Billing's own."""
-    row = Mandate.objects.filter(subscription_id=subscription_id).only("status", "vendor_status").first()
+    row = prepared.one(
+        Mandate, by="subscription_id", value=subscription_id, only=("status", "vendor_status"), using=DATABASE
+    )
     if row is None:
         return "none"
     return row.vendor_status or row.status

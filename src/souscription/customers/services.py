@@ -67,19 +67,20 @@ class Contact:
 def record_contact(contact: Contact) -> uuid.UUID:
     """Keep a prospect's contact data; one customer per e-mail address, so a second dossier reuses the first's
     customer and brings its contact data up to date. Returns the customer's id."""
-    with transaction.atomic(using=DATABASE):
-        customer, _created = Customer.objects.update_or_create(
-            email=contact.email.lower(),
-            defaults={
-                "first_name": contact.first_name,
-                "last_name": contact.last_name,
-                "phone": contact.phone,
-                "country": contact.country,
-                "street": contact.street,
-                "postcode": contact.postcode,
-                "city": contact.city,
-            },
-        )
+    customer, _created = prepared.update_or_create(
+        Customer,
+        where={"email": contact.email.lower()},
+        defaults={
+            "first_name": contact.first_name,
+            "last_name": contact.last_name,
+            "phone": contact.phone,
+            "country": contact.country,
+            "street": contact.street,
+            "postcode": contact.postcode,
+            "city": contact.city,
+        },
+        using=DATABASE,
+    )
     return customer.id
 
 
@@ -178,7 +179,8 @@ def send_message(*, recipient: str, subject: str, body: str, at: datetime) -> No
     # Bodies carry one-time codes and links, of which the platform keeps only keyed digests: in production the
     # inbox keeps what was sent and when, never the body (a mail or SMS vendor's adapter delivers it, issue 5).
     kept = "" if settings.SOUSCRIPTION.is_production else body
-    Message.objects.create(recipient=recipient.strip().lower(), subject=subject, body=kept, sent_at=at)
+    message = Message(recipient=recipient.strip().lower(), subject=subject, body=kept, sent_at=at)
+    prepared.insert(message, using=DATABASE)
     if not settings.SOUSCRIPTION.is_production:
         # Embedded mode has no mail server: the message is shown on the console, as Django's console mail backend
         # does, so that a newcomer can follow a verification link or type a code. Never in production.

@@ -17,8 +17,10 @@ the signing time the signature claims, unless the caller passes another moment.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,12 +28,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal, cast
 
-from asn1crypto import keys as asn1_keys  # type: ignore[import-untyped]
+from asn1crypto import cms as asn1_cms  # type: ignore[import-untyped]
+from asn1crypto import keys as asn1_keys
+from asn1crypto import parser as asn1_parser
 from asn1crypto import tsp as asn1_tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
@@ -323,6 +328,74 @@ def verify_pdf(pdf: bytes, identity: SigningIdentity, *, at: datetime | None = N
         signed_at=status.signer_reported_dt,
         coverage=status.coverage.name if status.coverage is not None else "UNKNOWN",
     )
+
+
+_BYTE_RANGE = re.compile(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]")
+
+
+def seal_added(unsealed: bytes, sealed: bytes, identity: SigningIdentity) -> bool:
+    """Whether `sealed` is `unsealed` with one signature appended, made by `identity`'s key over the whole file.
+
+    The check to run right after `sign_pdf`, before keeping what it made: the original bytes are untouched (a
+    prefix), the one signature's byte range covers everything but its own /Contents, the container carries the
+    identity's certificate, the CMS message digest is the SHA-256 of those bytes, and the signature over the signed
+    attributes verifies with the identity's public key.
+    It reads only the appended revision, where `verify_pdf` parses the whole file and validates the certificate
+    path: about 0.25 ms against 5 ms (benchmarks/documents.py). For a document from elsewhere, `verify_pdf`."""
+    if len(sealed) <= len(unsealed) or not sealed.startswith(unsealed):
+        return False
+    ranges = _BYTE_RANGE.findall(sealed, len(unsealed))
+    if len(ranges) != 1:
+        return False
+    start, before, after, length = (int(number) for number in ranges[0])
+    if start != 0 or after + length != len(sealed) or not before < after or before <= len(unsealed):
+        return False
+    if sealed[before : before + 1] != b"<" or sealed[after - 1 : after] != b">":
+        return False
+    try:
+        encoded = container_in(bytes.fromhex(sealed[before + 1 : after - 1].decode("ascii")))
+        if encoded is None:
+            return False
+        container = asn1_cms.ContentInfo.load(encoded, strict=True)
+        signed_data = container["content"]
+        if [c.chosen.dump() for c in signed_data["certificates"]] != [identity.trust_root.dump()]:
+            return False  # the container carries the identity's certificate, and only it
+        signer_info = signed_data["signer_infos"][0]
+        if signer_info["digest_algorithm"]["algorithm"].native != "sha256":
+            return False
+        attributes = signer_info["signed_attrs"]
+        digests = [a["values"][0].native for a in attributes if a["type"].native == "message_digest"]
+        signature = signer_info["signature"].native
+    except (ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError):
+        return False
+    if digests != [hashlib.sha256(sealed[:before] + sealed[after:]).digest()]:
+        return False
+    # The signature covers the attributes DER-encoded as a SET OF (RFC 5652, 5.4), not as the [0] they are stored in.
+    signed = b"\x31" + attributes.dump()[1:]
+    key = identity.certificate.public_key()
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, signed, ec.ECDSA(hashes.SHA256()))
+        elif isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, signed, padding.PKCS1v15(), hashes.SHA256())
+        else:
+            return False
+    except InvalidSignature:
+        return False
+    return True
+
+
+def container_in(room: bytes) -> bytes | None:
+    """The DER value at the start of the room a signature dictionary reserves for it, None unless the rest is zeros.
+
+    Its extent comes from its own length header: the value may itself end with zero bytes (an ECDSA signature
+    does, one time in 256), so stripping the padding's zeros would cut it."""
+    try:
+        _class, _method, _tag, header, contents, _trailer = asn1_parser.parse(room)
+    except ValueError:
+        return None
+    extent = len(header) + len(contents)
+    return room[:extent] if room[extent:].count(0) == len(room) - extent else None
 
 
 def _require_aware(moment: datetime, name: str) -> None:

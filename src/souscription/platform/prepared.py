@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from django.db import connections, router
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Field, Model, QuerySet
 from django.db.models.fields import AutoFieldMixin
 
@@ -38,7 +38,7 @@ class _Shape:
 @dataclass(frozen=True)
 class _Select:
     sql: str
-    field: Field[Any, Any]
+    fields: tuple[Field[Any, Any], ...]
     attnames: tuple[str, ...]
     converters: tuple[tuple[int, tuple[Callable[..., Any], ...], Any], ...]
 
@@ -57,21 +57,37 @@ def one(
     """`model.objects.filter(<by>=value).order_by(*order_by).only(*only).defer(*defer).first()` (with
     `select_for_update` if asked): the same instance, or None. A None value is looked up by the ORM (it means
     `IS NULL`, a query of another shape)."""
+    return first(
+        model, where={by: value}, using=using, order_by=order_by, only=only, defer=defer, for_update=for_update
+    )
+
+
+def first(
+    model: type[M],
+    *,
+    where: Mapping[str, Any],
+    using: str | None = None,
+    order_by: Sequence[str] = (),
+    only: Sequence[str] = (),
+    defer: Sequence[str] = (),
+    for_update: bool = False,
+) -> M | None:
+    """`model.objects.filter(**where)…first()`, as `one` does, for equality on several columns (`a=1 AND b=2`)."""
     shape = _Shape(tuple(order_by), tuple(only), tuple(defer), for_update)
     alias = using or router.db_for_read(model)
-    if value is None:
-        return _queryset(model, by, value, alias, shape).first()
+    if any(value is None for value in where.values()):
+        return _queryset(model, where, alias, shape).first()
     connection = connections[alias]
     cache: dict[tuple[Any, ...], _Select | None] = _cache("selects")
-    key = (model, by, alias, shape)
+    key = (model, tuple(where), alias, shape)
     if key not in cache:
-        cache[key] = _compile_select(model, by, value, alias, shape)
+        cache[key] = _compile_select(model, where, alias, shape)
     select = cache[key]
-    if select is None:  # a shape whose SQL is not one parameter: the ORM each time
-        return _queryset(model, by, value, alias, shape).first()
-    parameter = select.field.get_db_prep_value(value, connection, prepared=False)
+    if select is None:  # a shape whose SQL is not one parameter per column: the ORM each time
+        return _queryset(model, where, alias, shape).first()
+    parameters = _parameters(select.fields, where, connection)
     with connection.cursor() as cursor:
-        cursor.execute(select.sql, [parameter])
+        cursor.execute(select.sql, parameters)
         row = cursor.fetchone()
     if row is None:
         return None
@@ -82,26 +98,31 @@ def one(
     return model.from_db(alias, list(select.attnames), values)
 
 
-def update_all(instance: Model, *, using: str | None = None) -> None:
-    """`instance.save()` for a row that exists: every column but the key, as Django's save writes them."""
+def update_all(instance: Model, *, using: str | None = None, fields: Sequence[str] = ()) -> None:
+    """`instance.save()` for a row that exists: every column but the key, as Django's save writes them; with
+    `fields`, those columns only (`save(update_fields=fields)`)."""
     model = type(instance)
     if instance._state.adding:
-        instance.save(using=using)
+        instance.save(using=using, update_fields=fields or None)
         return
     alias = using or instance._state.db or router.db_for_write(model)
     connection = connections[alias]
     cache: dict[tuple[Any, ...], tuple[str, tuple[Field[Any, Any], ...]]] = _cache("updates")
-    key = (model, alias)
+    key = (model, alias, tuple(fields))
     if key not in cache:
-        fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+        written = (
+            tuple(cast("Field[Any, Any]", model._meta.get_field(name)) for name in fields)
+            if fields
+            else tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+        )
         quote = connection.ops.quote_name
-        assignments = ", ".join(f"{quote(str(f.column))} = %s" for f in fields)
+        assignments = ", ".join(f"{quote(str(f.column))} = %s" for f in written)
         table, key_column = quote(model._meta.db_table), quote(str(model._meta.pk.column))
         # Names from the model's own metadata, quoted by the backend; every value is a parameter.
         sql = f"UPDATE {table} SET {assignments} WHERE {key_column} = %s"  # noqa: S608
-        cache[key] = (sql, fields)
-    sql, fields = cache[key]
-    parameters = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in fields]
+        cache[key] = (sql, written)
+    sql, written = cache[key]
+    parameters = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in written]
     parameters.append(model._meta.pk.get_db_prep_value(instance.pk, connection, prepared=False))
     with connection.cursor() as cursor:
         cursor.execute(sql, parameters)
@@ -174,18 +195,87 @@ def insert(instance: Model, *, using: str | None = None) -> None:
     instance._state.adding, instance._state.db = False, alias
 
 
-def _compile_select(model: type[Model], by: str, value: Any, alias: str, shape: _Shape) -> _Select | None:
-    queryset = _queryset(model, by, value, alias, shape)
+def increment(model: type[Model], *, key: Any, field: str, using: str | None = None) -> int | None:
+    """`field += 1` on the row whose primary key is `key`, in one statement that also returns the new value (no
+    read-then-write, so two writers never get the same number); None when there is no such row."""
+    alias = using or router.db_for_write(model)
+    connection = connections[alias]
+    cache: dict[tuple[Any, ...], str] = _cache("increments")
+    if (model, field, alias) not in cache:
+        quote = connection.ops.quote_name
+        column = quote(str(model._meta.get_field(field).column))  # type: ignore[union-attr]
+        table, key_column = quote(model._meta.db_table), quote(str(model._meta.pk.column))
+        # Names from the model's own metadata, quoted by the backend; the key is a parameter.
+        cache[(model, field, alias)] = (
+            f"UPDATE {table} SET {column} = {column} + 1 WHERE {key_column} = %s RETURNING {column}"  # noqa: S608
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(cache[(model, field, alias)], [model._meta.pk.get_db_prep_value(key, connection)])
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
+def get_or_create(
+    model: type[M], *, where: Mapping[str, Any], defaults: Mapping[str, Any], using: str | None = None
+) -> tuple[M, bool]:
+    """`model.objects.get_or_create(**where, defaults=defaults)` for equality on non-null values: the row, or a new
+    one (True); a concurrent insert of the same unique values gives the row that won, as Django's does."""
+    alias = using or router.db_for_write(model)
+    found = first(model, where=where, using=alias)
+    if found is not None:
+        return found, False
+    return _insert_unless_raced(model, where, defaults, alias, lock=False)
+
+
+def update_or_create(
+    model: type[M], *, where: Mapping[str, Any], defaults: Mapping[str, Any], using: str | None = None
+) -> tuple[M, bool]:
+    """`model.objects.update_or_create(**where, defaults=defaults)`: the row locked and updated, or inserted
+    (True); a concurrent insert of the same unique values makes this one update the row that won, as Django's."""
+    alias = using or router.db_for_write(model)
+    with transaction.atomic(using=alias):
+        instance = first(model, where=where, using=alias, for_update=True)
+        if instance is None:
+            instance, created = _insert_unless_raced(model, where, defaults, alias, lock=True)
+            if created:
+                return instance, True
+        for name, changed in defaults.items():
+            setattr(instance, name, changed)
+        update_all(instance, using=alias)
+        return instance, False
+
+
+def _insert_unless_raced(
+    model: type[M], where: Mapping[str, Any], defaults: Mapping[str, Any], alias: str, *, lock: bool
+) -> tuple[M, bool]:
+    """Insert in a savepoint; if another writer inserted the same unique values first, its row (False)."""
+    try:
+        with transaction.atomic(using=alias):
+            instance = model(**where, **defaults)
+            insert(instance, using=alias)
+            return instance, True
+    except IntegrityError:
+        found = first(model, where=where, using=alias, for_update=lock)
+        if found is None:
+            raise
+        return found, False
+
+
+def _compile_select(model: type[Model], where: Mapping[str, Any], alias: str, shape: _Shape) -> _Select | None:
+    queryset = _queryset(model, where, alias, shape)
     compiler = queryset[:1].query.get_compiler(alias)
     sql, parameters = compiler.as_sql()
-    if len(parameters) != 1 or compiler.klass_info is None:
+    fields = tuple(cast("Field[Any, Any]", model._meta.get_field(name)) for name in sorted(where))
+    # Django orders a filter's conditions by name; the statement is kept only if its parameters are exactly the
+    # values, in that order, as each column's field prepares them.
+    if compiler.klass_info is None or list(parameters) != _parameters(fields, where, connections[alias]):
         return None
     columns = [expression for expression, _sql, _alias in compiler.select]
     attnames = tuple(expression.target.attname for expression in columns)
     converters = compiler.get_converters(columns)
     return _Select(
         sql=sql,
-        field=model._meta.get_field(by),  # type: ignore[arg-type]
+        fields=fields,
         attnames=attnames,
         converters=tuple(
             (position, tuple(functions), expression) for position, (functions, expression) in converters.items()
@@ -193,8 +283,16 @@ def _compile_select(model: type[Model], by: str, value: Any, alias: str, shape: 
     )
 
 
-def _queryset(model: type[M], by: str, value: Any, alias: str, shape: _Shape) -> QuerySet[M]:
-    queryset = model._default_manager.using(alias).filter(**{by: value})
+def _parameters(fields: tuple[Field[Any, Any], ...], where: Mapping[str, Any], connection: Any) -> list[Any]:
+    """The values of `where` in the names' order, each prepared by its column's field as the ORM would."""
+    return [
+        field.get_db_prep_value(value, connection, prepared=False)
+        for field, (_name, value) in zip(fields, sorted(where.items()), strict=True)
+    ]
+
+
+def _queryset(model: type[M], where: Mapping[str, Any], alias: str, shape: _Shape) -> QuerySet[M]:
+    queryset = model._default_manager.using(alias).filter(**where)
     if shape.order_by:
         queryset = queryset.order_by(*shape.order_by)
     elif not queryset.ordered:

@@ -77,12 +77,15 @@ class OfferTerms:
 def issue_offer(terms: OfferTerms, *, document: bytes, at: datetime) -> None:
     """Record a priced offer and its PDF (idempotent on the offer id); older offers of the dossier are superseded."""
     with transaction.atomic(using=DATABASE):
-        if Offer.objects.filter(id=terms.offer_id).exists():
+        if prepared.one(Offer, by="id", value=terms.offer_id, only=("id",)) is not None:
             return
-        Offer.objects.filter(subscription_id=terms.subscription_id, status=Offer.Status.OFFERED).update(
-            status=Offer.Status.SUPERSEDED
+        prepared.update_where(
+            Offer,
+            where={"subscription_id": terms.subscription_id, "status": Offer.Status.OFFERED},
+            values={"status": Offer.Status.SUPERSEDED},
+            using=DATABASE,
         )
-        Offer.objects.create(
+        offer = Offer(
             id=terms.offer_id,
             subscription_id=terms.subscription_id,
             revision=terms.revision,
@@ -95,11 +98,12 @@ def issue_offer(terms: OfferTerms, *, document: bytes, at: datetime) -> None:
             document=document,
             created_at=at,
         )
+        prepared.insert(offer, using=DATABASE)
 
 
 def mark_offer_accepted(offer_id: uuid.UUID) -> None:
     with transaction.atomic(using=DATABASE):
-        Offer.objects.filter(id=offer_id).update(status=Offer.Status.ACCEPTED)
+        prepared.update_where(Offer, where={"id": offer_id}, values={"status": Offer.Status.ACCEPTED}, using=DATABASE)
 
 
 def offer_terms(offer_id: uuid.UUID) -> OfferTerms | None:

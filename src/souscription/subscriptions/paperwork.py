@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 
+from souscription.documents import signature
 from souscription.documents.render import (
     ContractData,
     GeneralConditions,
@@ -21,7 +22,7 @@ from souscription.documents.render import (
     render_contract,
     render_offer,
 )
-from souscription.documents.signature import SignatureCheck, SigningIdentity, sign_pdf, verify_pdf
+from souscription.documents.signature import SigningIdentity, sign_pdf
 from souscription.products.catalog import ProductVersion
 from souscription.products.domain import Slice
 
@@ -72,8 +73,14 @@ def sign_contract(pdf: bytes, *, signer_name: str, signed_at: datetime) -> bytes
     )
 
 
-def verify_contract(pdf: bytes) -> SignatureCheck:
-    return verify_pdf(pdf, signing_identity())
+def verify_contract(pdf: bytes) -> signature.SignatureCheck:
+    """The full check of a signed contract (pyHanko's validation), as anyone holding the certificate runs it."""
+    return signature.verify_pdf(pdf, signing_identity())
+
+
+def seal_added(drafted: bytes, signed: bytes) -> bool:
+    """The signed contract is the drafted one plus the embedded e-signature's valid seal (`seal_added`)."""
+    return signature.seal_added(drafted, signed, signing_identity())
 
 
 @functools.cache

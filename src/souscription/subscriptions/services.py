@@ -85,13 +85,12 @@ def open_dossier(
     token = _token_for(request_key[1]) if request_key else secrets.token_urlsafe(32)
     with transaction.atomic(using=DATABASE):
         if request_key:
-            existing = DossierRow.objects.filter(opened_with=request_key[0]).first()
+            existing = prepared.one(
+                DossierRow, by="opened_with", value=request_key[0], only=("subscription_id",), using=DATABASE
+            )
             if existing is not None:
                 return Opened(existing.subscription_id, token)
-        sequence, _ = SubscriptionSequence.objects.select_for_update().get_or_create(year=now.year)
-        sequence.last += 1
-        sequence.save(update_fields=["last"])
-        subscription_id = domain.format_subscription_id(year=now.year, sequence=sequence.last)
+        subscription_id = domain.format_subscription_id(year=now.year, sequence=_next_number(now.year))
         dossier = Dossier.open(
             subscription_id=subscription_id, product=product, product_version=version.definition.version, now=now
         )
@@ -115,6 +114,17 @@ def open_dossier(
             details={"product": product, "product_version": version.definition.version},
         )
     return Opened(subscription_id, token)
+
+
+def _next_number(year: int) -> int:
+    """The year's next dossier number, taken in the opening transaction: a rollback gives it back (no gaps)."""
+    taken = prepared.increment(SubscriptionSequence, key=year, field="last", using=DATABASE)
+    if taken is None:  # the year's first dossier
+        prepared.get_or_create(SubscriptionSequence, where={"year": year}, defaults={"last": 0}, using=DATABASE)
+        taken = prepared.increment(SubscriptionSequence, key=year, field="last", using=DATABASE)
+    if taken is None:
+        raise RuntimeError(f"no numbering row for {year}")
+    return taken
 
 
 def _token_for(client_key: str) -> str:
@@ -312,7 +322,7 @@ def clear_conclusion_due(dossier_pk: uuid.UUID) -> None:
     """Not flushed to disk: if a power cut loses it, the sweeper starts the `conclude` workflow again, and its id
     makes that start a no-op."""
     with without_flush(DATABASE), transaction.atomic(using=DATABASE):
-        DossierRow.objects.filter(pk=dossier_pk).update(conclusion_due=None)
+        prepared.update_where(DossierRow, where={"id": dossier_pk}, values={"conclusion_due": None}, using=DATABASE)
 
 
 def _due(field: str, older_than: datetime, limit: int) -> list[tuple[str, str, int]]:
@@ -438,7 +448,10 @@ def save(row: DossierRow, dossier: Dossier, *, now: datetime) -> None:
     if registry.vendor_of("crm") == "embedded":  # else the CRM's own answer, recorded by `connected.sync_crm`
         row.crm_status = domain.crm_status_for(dossier.stage)
     row.updated_at = now
-    prepared.update_all(row)
+    if row._state.adding:
+        prepared.insert(row, using=DATABASE)
+    else:
+        prepared.update_all(row)
     for event in dossier.collect_events():  # mostly one: a compiled insert each, cheaper than compiling a bulk one
         prepared.insert(
             DossierEvent(dossier=row, name=event.name, version=event.version, payload=event.payload(), occurred_at=now),

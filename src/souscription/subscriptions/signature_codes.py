@@ -18,6 +18,7 @@ from souscription.audit.context import record_action
 from souscription.audit.domain import Action, mask_email
 from souscription.customers import services as customers
 from souscription.kernel.errors import Conflict, DomainError, InvalidInput, Problem, RateLimited
+from souscription.platform import prepared
 from souscription.subscriptions import services
 from souscription.subscriptions.domain import Stage
 from souscription.subscriptions.models import SignatureChallenge
@@ -74,13 +75,14 @@ def send_code(subscription_id: str, *, now: datetime) -> CodeSent:
             frees_at = recent[0] + timedelta(hours=1)
             raise TooManyCodes(retry_after_seconds=int((frees_at - now).total_seconds()) + 1, field="subscription_id")
         SignatureChallenge.objects.filter(dossier=row, used_at__isnull=True).update(expires_at=now)
-        challenge = SignatureChallenge.objects.create(
+        challenge = SignatureChallenge(
             dossier=row,
             code_hmac=_keyed(code, row.subscription_id),
             sent_to=mask_email(contact.email),
             created_at=now,
             expires_at=now + VALIDITY,
         )
+        prepared.insert(challenge, using=DATABASE)
     customers.send_message(
         recipient=contact.email,
         subject=f"Votre code de signature · {subscription_id}",
@@ -108,12 +110,12 @@ def confirm(subscription_id: str, code: str, *, now: datetime) -> None:
             refusal = CodeLocked(field="code")
         elif not hmac.compare_digest(challenge.code_hmac, _keyed(code.strip(), row.subscription_id)):
             challenge.attempts += 1
-            challenge.save(update_fields=["attempts"])
+            prepared.update_all(challenge, fields=("attempts",))
             left = MAX_ATTEMPTS - challenge.attempts
             refusal = _wrong("signature_code_wrong", f"Code incorrect : {left} essai(s) restant(s).")
         else:
             challenge.used_at = now
-            challenge.save(update_fields=["used_at"])
+            prepared.update_all(challenge, fields=("used_at",))
             record_action(
                 database=DATABASE,
                 action=Action.SIGN,

@@ -25,7 +25,7 @@ from souscription.billing import services as billing
 from souscription.billing import vendor_payments
 from souscription.connectors import calls, registry
 from souscription.identity.domain import Role
-from souscription.platform import workflows
+from souscription.platform import prepared, workflows
 from souscription.products.catalog import ProductVersion
 from souscription.products.domain import missing_fields
 from souscription.products.pricing import price_breakdown
@@ -85,7 +85,7 @@ def decide(subscription_id: str, revision: int) -> dict[str, Any]:
         row, dossier = services.load(subscription_id, for_update=True)
         if row.decision_due is not None and row.decision_due <= revision:
             row.decision_due = None  # this workflow runs: the sweeper need not start it
-            row.save(update_fields=["decision_due"])
+            prepared.update_all(row, fields=("decision_due",))
         if row.revision == revision and dossier.stage is Stage.VALIDATED:
             return _decided_before(row, revision, now)  # this step committed, then the process died: same outcome
         if row.revision != revision or dossier.stage is not Stage.DRAFT:
@@ -216,10 +216,9 @@ def price_and_refer(subscription_id: str, revision: int, outcome: dict[str, Any]
                 (health_products.WITHHELD_REFERRAL,) if outcome["health"] else tuple(_referral_reasons(row, revision))
             )
             dossier.refer(Verdict(True, reasons), now=now)
+        else:
+            row.offer_id = _offer_id(subscription_id, revision)  # priced: `save` keeps the offer of a quote
         services.save(row, dossier, now=now)
-        if not outcome["referred"]:
-            row.offer_id = _offer_id(subscription_id, revision)
-            row.save(update_fields=["offer_id"])
     return dossier.stage.value
 
 
@@ -320,10 +319,8 @@ def underwrite(subscription_id: str, revision: int, valid_until: str) -> str:
             valid_until=datetime.fromisoformat(valid_until),
             now=now,
         )
-        row.exclusions = list(exclusions)
+        row.exclusions, row.offer_id = list(exclusions), offer.offer_id  # underwritten: a quote, so `save` keeps it
         services.save(row, dossier, now=now)
-        row.offer_id = offer.offer_id
-        row.save(update_fields=["offer_id"])
     return dossier.stage.value
 
 
@@ -389,7 +386,9 @@ def _offer_pdf(row: Any, breakdown: dict[str, Any], valid_until: str, now: datet
 
 def _decision_result(row: Any, revision: int, name: str) -> dict[str, Any]:
     """A decision's result: from Legal for a health product, else from the platform's record."""
-    record = DecisionRecord.objects.filter(dossier=row, revision=revision, name=name).last()
+    record = prepared.first(
+        DecisionRecord, where={"dossier_id": row.id, "revision": revision, "name": name}, order_by=("-id",)
+    )
     if record is None:
         raise RuntimeError(f"{row.subscription_id}: no {name} decision for revision {revision}")
     if record.legal_trace_id is None:
@@ -529,15 +528,14 @@ def signed_at_vendor(subscription_id: str, request_id: str) -> str:
 
 @workflows.step()
 def sign_contract(subscription_id: str, signer_name: str) -> None:
-    """Legal keeps the PAdES-signed copy, verified before it is kept."""
+    """Legal keeps the PAdES-signed copy, its seal checked before it is kept."""
     now = timezone.now()
     drafted = underwriting.contract_copy(subscription_id, "drafted")
     if drafted is None:
         raise RuntimeError(f"{subscription_id}: no drafted contract to sign")
     signed = paperwork.sign_contract(drafted, signer_name=signer_name, signed_at=now)
-    check = paperwork.verify_contract(signed)
-    if not (check.intact and check.valid and check.trusted):
-        raise RuntimeError(f"{subscription_id}: the signed contract does not verify ({check})")
+    if not paperwork.seal_added(drafted, signed):
+        raise RuntimeError(f"{subscription_id}: the signed contract's seal does not verify")
     underwriting.keep_contract_copy(subscription_id=subscription_id, kind="signed", pdf=signed, drafted_by="", at=now)
 
 
@@ -716,15 +714,19 @@ class _Recorder:
         self.health_product = any(spec.sensitive == "health" for spec in definition.fields())
 
     def completeness(self, missing: tuple[str, ...]) -> None:
-        DecisionRecord.objects.create(
-            dossier=self.row,
-            revision=self.revision,
-            name="completeness",
-            rule_set=f"{self.key}/completeness",
-            result={"missing": list(missing)},
-            fired=[{"node": "champs obligatoires", "rule": name, "description": "sans réponse"} for name in missing],
-            inputs={"answered_fields": list(self.row.answered_fields)},
-            decided_at=self.now,
+        self._keep(
+            DecisionRecord(
+                dossier=self.row,
+                revision=self.revision,
+                name="completeness",
+                rule_set=f"{self.key}/completeness",
+                result={"missing": list(missing)},
+                fired=[
+                    {"node": "champs obligatoires", "rule": name, "description": "sans réponse"} for name in missing
+                ],
+                inputs={"answered_fields": list(self.row.answered_fields)},
+                decided_at=self.now,
+            )
         )
 
     def record(self, decision: Any) -> None:
@@ -744,18 +746,24 @@ class _Recorder:
                 decided_at=self.now,
             )
             result, fired = {}, []
-        DecisionRecord.objects.create(
-            dossier=self.row,
-            revision=self.revision,
-            name=name,
-            rule_set=decision.rule_set,
-            result=result,
-            fired=fired,
-            inputs=_without(trace["inputs"], self.sensitive),
-            health_declaration_id=self.health_id,
-            legal_trace_id=legal_trace_id,
-            decided_at=self.now,
+        self._keep(
+            DecisionRecord(
+                dossier=self.row,
+                revision=self.revision,
+                name=name,
+                rule_set=decision.rule_set,
+                result=result,
+                fired=fired,
+                inputs=_without(trace["inputs"], self.sensitive),
+                health_declaration_id=self.health_id,
+                legal_trace_id=legal_trace_id,
+                decided_at=self.now,
+            )
         )
+
+    @staticmethod
+    def _keep(record: DecisionRecord) -> None:
+        prepared.insert(record, using=DATABASE)  # three or four per revision: compiled once, not per record
 
 
 def _without(inputs: dict[str, Any], paths: list[list[str]]) -> dict[str, Any]:

@@ -317,9 +317,10 @@ def close_contract_task(*, task_id: uuid.UUID, jurist_id: int, at: datetime) -> 
 def keep_contract_copy(*, subscription_id: str, kind: str, pdf: bytes, drafted_by: str, at: datetime) -> None:
     """Keep a copy of the contract (drafted, then signed); idempotent per dossier and kind."""
     with transaction.atomic(using=DATABASE):
-        copy, created = ContractCopy.objects.get_or_create(
-            subscription_id=subscription_id,
-            kind=kind,
+        copy, created = prepared.get_or_create(
+            ContractCopy,
+            where={"subscription_id": subscription_id, "kind": kind},
+            using=DATABASE,
             defaults={
                 "id": uuid.uuid5(uuid.NAMESPACE_URL, f"contract:{subscription_id}:{kind}"),
                 "pdf": pdf,
@@ -341,7 +342,9 @@ def keep_contract_copy(*, subscription_id: str, kind: str, pdf: bytes, drafted_b
 
 
 def contract_copy(subscription_id: str, kind: str) -> bytes | None:
-    row = ContractCopy.objects.filter(subscription_id=subscription_id, kind=kind).only("pdf").first()
+    row = prepared.first(
+        ContractCopy, where={"subscription_id": subscription_id, "kind": kind}, only=("pdf",), using=DATABASE
+    )
     return bytes(row.pdf) if row else None
 
 

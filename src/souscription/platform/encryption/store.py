@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import IntegrityError, connections, models, transaction
 from django.utils import timezone
 
+from souscription.platform import prepared
 from souscription.platform.databases import database_for_model
 from souscription.platform.encryption.keyring import (
     DataKeyShredded,
@@ -95,7 +96,7 @@ class FieldCipher:
         )
 
     def open(self, token: str, *, table: str, record_id: object, field: str) -> str:
-        row = self._rows.filter(id=data_key_id_of(token)).first()
+        row = prepared.one(self._data_keys, by="id", value=data_key_id_of(token), using=self._database)
         if row is None:
             raise DataKeyShredded()
         return open_field(token, data_key=self._unwrap(row), table=table, record_id=str(record_id), field=field)
@@ -117,20 +118,21 @@ class FieldCipher:
         return deleted
 
     def _data_key_of(self, subject: str) -> tuple[str, bytes]:
-        row = self._rows.filter(subject=subject).first()
+        row = prepared.one(self._data_keys, by="subject", value=subject, using=self._database)
         if row is not None:
-            return str(row.id), self._unwrap(row)
+            return str(row.pk), self._unwrap(row)
         data_key_id, data_key = str(uuid.uuid4()), new_data_key()
         wrapped = key_ring().wrap(data_key, table=self._table, data_key_id=data_key_id, subject=subject)
         try:
             with transaction.atomic(using=self._database):
-                self._rows.create(
+                row = self._data_keys(
                     id=data_key_id,
                     subject=subject,
                     master_key_id=wrapped.master_key_id,
                     wrapped=wrapped.wrapped,
                     created_at=timezone.now(),
                 )
+                prepared.insert(row, using=self._database)
         except IntegrityError:
             # Another writer created the subject's key first: use that one.
             row = self._rows.get(subject=subject)
