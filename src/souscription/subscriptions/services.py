@@ -173,12 +173,14 @@ def applicant_holds(subscription_id: str, token: str) -> bool:
 
 def partner_holds(subscription_id: str, partner_id: uuid.UUID) -> bool:
     """Whether the partner opened this dossier (a partner reaches only its own)."""
-    return DossierRow.objects.filter(subscription_id=subscription_id, partner_id=partner_id).exists()
+    where = {"subscription_id": subscription_id, "partner_id": partner_id}
+    return prepared.first(DossierRow, where=where, only=("id",), using=DATABASE) is not None
 
 
 def customer_holds(subscription_id: str, account_id: int) -> bool:
     """Whether the portal customer opened this dossier (a customer reaches only their own)."""
-    return DossierRow.objects.filter(subscription_id=subscription_id, customer_account_id=account_id).exists()
+    where = {"subscription_id": subscription_id, "customer_account_id": account_id}
+    return prepared.first(DossierRow, where=where, only=("id",), using=DATABASE) is not None
 
 
 def customer_dossiers(account_id: int) -> list[tuple[str, str, str]]:
