@@ -4,9 +4,11 @@ Django compiles every queryset anew. For the dossier's row (36 columns) compilin
 instance 250 µs, against 80 µs for SQLite to run the query; saving it took 700 µs. A dossier reads its row about
 thirty times from its first form to `active`, so those two costs were a tenth of the CPU it takes.
 
-`one` reads a row by one column, `update_all` writes every column of a loaded row, `insert` adds one (the
-audit's entries, the idempotency claims) and `update_where` updates rows matched by equality (the idempotency
-answer). The SQL is Django's own (compiled the first time, on the first value), and its values go through the same
+`one` reads a row by one column and `first` by several (equality), `update_all` writes every column of a loaded
+row (or the ones named), `insert` adds one (the audit's entries, the idempotency claims), `update_where` updates
+rows matched by equality (the idempotency answer), `get_or_create` and `update_or_create` do what the ORM's do for
+a unique value, and `increment` adds one to a counter and returns it in the same statement (the dossier numbering).
+The SQL is Django's own (compiled the first time, on the first value), and its values go through the same
 conversions Django applies, so the result is the instance the ORM would have built. Each thread keeps its own
 compiled statements, because Django's connections and their converters are per thread.
 """
