@@ -216,3 +216,23 @@ def test_update_all_with_fields_writes_those_columns_only() -> None:
     prepared.update_all(stale, fields=("decision_due",))
     stored = Dossier.objects.get(pk=row.pk)
     assert (stored.decision_due, stored.stage) == (7, "validated")
+
+
+def test_rows_are_every_match_in_the_order_asked_as_the_orm_lists_them() -> None:
+    now = timezone.now()
+    for days in (3, 1, 2):
+        HealthDeclaration.objects.create(
+            id=uuid.uuid4(),
+            subscription_id="SUB-2026-000903",
+            answers_sealed=f"{days} days ago",
+            declared_at=now - timedelta(days=days),
+        )
+    for _ in range(2):  # compiled, then reused
+        found = prepared.rows(
+            HealthDeclaration, where={"subscription_id": "SUB-2026-000903"}, order_by=("declared_at",)
+        )
+        expected = list(HealthDeclaration.objects.filter(subscription_id="SUB-2026-000903").order_by("declared_at"))
+        assert [row.answers_sealed for row in found] == ["3 days ago", "2 days ago", "1 days ago"]
+        for mine, orms in zip(found, expected, strict=True):
+            _same(mine, orms, HealthDeclaration)
+    assert prepared.rows(HealthDeclaration, where={"subscription_id": "SUB-2026-000904"}) == []

@@ -4,10 +4,11 @@ Django compiles every queryset anew. For the dossier's row (36 columns) compilin
 instance 250 µs, against 80 µs for SQLite to run the query; saving it took 700 µs. A dossier reads its row about
 thirty times from its first form to `active`, so those two costs were a tenth of the CPU it takes.
 
-`one` reads a row by one column and `first` by several (equality), `update_all` writes every column of a loaded
-row (or the ones named), `insert` adds one (the audit's entries, the idempotency claims), `update_where` updates
-rows matched by equality (the idempotency answer), `get_or_create` and `update_or_create` do what the ORM's do for
-a unique value, and `increment` adds one to a counter and returns it in the same statement (the dossier numbering).
+`one` reads a row by one column, `first` by several (equality) and `rows` every row matched, `update_all` writes
+every column of a loaded row (or the ones named), `insert` adds one (the audit's entries, the idempotency claims),
+`update_where` updates rows matched by equality (the idempotency answer), `get_or_create` and `update_or_create` do
+what the ORM's do for a unique value, and `increment` adds one to a counter and returns it in the same statement
+(the dossier numbering).
 The SQL is Django's own (compiled the first time, on the first value), and its values go through the same
 conversions Django applies, so the result is the instance the ORM would have built. Each thread keeps its own
 compiled statements, because Django's connections and their converters are per thread.
@@ -76,28 +77,54 @@ def first(
 ) -> M | None:
     """`model.objects.filter(**where)…first()`, as `one` does, for equality on several columns (`a=1 AND b=2`)."""
     shape = _Shape(tuple(order_by), tuple(only), tuple(defer), for_update)
-    alias = using or router.db_for_read(model)
+    found = _fetch(model, where, using or router.db_for_read(model), shape, many=False)
+    return found[0] if found else None
+
+
+def rows(
+    model: type[M],
+    *,
+    where: Mapping[str, Any],
+    using: str | None = None,
+    order_by: Sequence[str] = (),
+    for_update: bool = False,
+) -> list[M]:
+    """`list(model.objects.filter(**where).order_by(*order_by))`: every matching row (a dossier's few), as the
+    ORM builds them."""
+    shape = _Shape(tuple(order_by), (), (), for_update)
+    return _fetch(model, where, using or router.db_for_read(model), shape, many=True)
+
+
+def _fetch(model: type[M], where: Mapping[str, Any], alias: str, shape: _Shape, *, many: bool) -> list[M]:
     if any(value is None for value in where.values()):
-        return _queryset(model, where, alias, shape).first()
+        return _orm(model, where, alias, shape, many=many)
     connection = connections[alias]
     cache: dict[tuple[Any, ...], _Select | None] = _cache("selects")
-    key = (model, tuple(where), alias, shape)
+    key = (model, tuple(where), alias, shape, many)
     if key not in cache:
-        cache[key] = _compile_select(model, where, alias, shape)
+        cache[key] = _compile_select(model, where, alias, shape, many=many)
     select = cache[key]
     if select is None:  # a shape whose SQL is not one parameter per column: the ORM each time
-        return _queryset(model, where, alias, shape).first()
-    parameters = _parameters(select.fields, where, connection)
+        return _orm(model, where, alias, shape, many=many)
     with connection.cursor() as cursor:
-        cursor.execute(select.sql, parameters)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    values = list(row)
-    for position, functions, expression in select.converters:
-        for function in functions:
-            values[position] = function(values[position], expression, connection)
-    return model.from_db(alias, list(select.attnames), values)
+        cursor.execute(select.sql, _parameters(select.fields, where, connection))
+        found = cursor.fetchall() if many else cursor.fetchmany(1)
+    instances = []
+    for row in found:
+        values = list(row)
+        for position, functions, expression in select.converters:
+            for function in functions:
+                values[position] = function(values[position], expression, connection)
+        instances.append(model.from_db(alias, list(select.attnames), values))
+    return instances
+
+
+def _orm(model: type[M], where: Mapping[str, Any], alias: str, shape: _Shape, *, many: bool) -> list[M]:
+    queryset = _queryset(model, where, alias, shape)
+    if many:
+        return list(queryset)
+    found = queryset.first()
+    return [] if found is None else [found]
 
 
 def update_all(instance: Model, *, using: str | None = None, fields: Sequence[str] = ()) -> None:
@@ -263,9 +290,11 @@ def _insert_unless_raced(
         return found, False
 
 
-def _compile_select(model: type[Model], where: Mapping[str, Any], alias: str, shape: _Shape) -> _Select | None:
+def _compile_select(
+    model: type[Model], where: Mapping[str, Any], alias: str, shape: _Shape, *, many: bool
+) -> _Select | None:
     queryset = _queryset(model, where, alias, shape)
-    compiler = queryset[:1].query.get_compiler(alias)
+    compiler = (queryset if many else queryset[:1]).query.get_compiler(alias)
     sql, parameters = compiler.as_sql()
     fields = tuple(cast("Field[Any, Any]", model._meta.get_field(name)) for name in sorted(where))
     # Django orders a filter's conditions by name; the statement is kept only if its parameters are exactly the

@@ -21,6 +21,7 @@ from souscription.kernel.errors import Conflict, DomainError, InvalidInput, Prob
 from souscription.platform import prepared
 from souscription.subscriptions import services
 from souscription.subscriptions.domain import Stage
+from souscription.subscriptions.models import Dossier as DossierRow
 from souscription.subscriptions.models import SignatureChallenge
 
 VALIDITY = timedelta(minutes=10)
@@ -64,17 +65,16 @@ def send_code(subscription_id: str, *, now: datetime) -> CodeSent:
         raise NoContactEmail(field="customer.email")
     code = f"{secrets.randbelow(10**6):06d}"
     with transaction.atomic(using=DATABASE):
+        sent = _challenges(row)  # a dossier's few codes, oldest first
         hour_ago = now - timedelta(hours=1)
-        recent = list(
-            SignatureChallenge.objects.select_for_update()
-            .filter(dossier=row, created_at__gt=hour_ago)
-            .order_by("created_at")
-            .values_list("created_at", flat=True)
-        )
+        recent = [challenge.created_at for challenge in sent if challenge.created_at > hour_ago]
         if len(recent) >= MAX_CODES_PER_HOUR:
             frees_at = recent[0] + timedelta(hours=1)
             raise TooManyCodes(retry_after_seconds=int((frees_at - now).total_seconds()) + 1, field="subscription_id")
-        SignatureChallenge.objects.filter(dossier=row, used_at__isnull=True).update(expires_at=now)
+        for earlier in sent:
+            if earlier.used_at is None:  # a new code replaces the ones not used
+                earlier.expires_at = now
+                prepared.update_all(earlier, fields=("expires_at",))
         challenge = SignatureChallenge(
             dossier=row,
             code_hmac=_keyed(code, row.subscription_id),
@@ -101,7 +101,8 @@ def confirm(subscription_id: str, code: str, *, now: datetime) -> None:
     row, _dossier = services.load(subscription_id)
     refusal: DomainError | None = None
     with transaction.atomic(using=DATABASE):
-        challenge = SignatureChallenge.objects.select_for_update().filter(dossier=row, used_at__isnull=True).first()
+        unused = [challenge for challenge in _challenges(row) if challenge.used_at is None]
+        challenge = unused[-1] if unused else None  # the latest
         if challenge is None or challenge.expires_at <= now:
             refusal = _wrong(
                 "signature_code_expired", "Code expiré ou inconnu : demandez un nouveau code de signature."
@@ -125,6 +126,17 @@ def confirm(subscription_id: str, code: str, *, now: datetime) -> None:
             )
     if refusal is not None:  # raised after the commit, so that a wrong attempt stays counted
         raise refusal
+
+
+def _challenges(row: DossierRow) -> list[SignatureChallenge]:
+    """The dossier's signature codes, oldest first, locked for the transaction (one statement, compiled once)."""
+    return prepared.rows(
+        SignatureChallenge,
+        where={"dossier_id": row.pk},
+        order_by=("created_at",),
+        for_update=True,
+        using=DATABASE,
+    )
 
 
 def _wrong(code: str, message: str) -> InvalidInput:
