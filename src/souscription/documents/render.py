@@ -547,8 +547,9 @@ def merge_with_general_conditions(particular: bytes, general_conditions: bytes |
     for page in own.pages:
         writer.add_page(page).compress_content_streams()
     conditions.append_to(writer)
-    if own.metadata is not None:
-        writer.add_metadata(dict(own.metadata))
+    metadata = own.metadata  # parsed anew at each read of the property
+    if metadata is not None:
+        writer.add_metadata(dict(metadata))
     buffer = io.BytesIO()
     writer.write(buffer)
     return buffer.getvalue()
