@@ -58,6 +58,7 @@ class ChaosRun:
     duplicates: int
     lost: list[tuple[str, str]]
     inconsistent: list[tuple[str, str]]
+    explained: dict[str, list[str]]
     unpublished: int
     consumed: tuple[int, int]
     followed: int
@@ -189,6 +190,7 @@ def chaos_run(
         duplicates=duplicates,
         lost=lost,
         inconsistent=inconsistent,
+        explained=explain(folder, dossiers, {sid for sid, _stage in inconsistent}),
         unpublished=int(unpublished[0]),
         consumed=(int(consumed[0]), int(consumed[1])),
         followed=sum(1 for _id, name in events if name.removeprefix("subscriptions.") in CRM_EVENTS),
@@ -198,9 +200,38 @@ def chaos_run(
     )
 
 
+def explain(folder: Path, dossiers: list[tuple[str, ...]], sids: set[str]) -> dict[str, list[str]]:
+    """What the workflow database knows of each inconsistent dossier: its workflows (id, status, error) and what the
+    driver last saw, so that a failure says where the dossier stopped."""
+    explained: dict[str, list[str]] = {}
+    driver = Counter(json.loads((folder / "result.json").read_text()))
+    with sqlite3.connect(folder / "workflows.sqlite3") as db:
+        for dossier_id, sid, *_rest in dossiers:
+            if sid not in sids:
+                continue
+            key = str(uuid.UUID(str(dossier_id)))  # stored as 32 hex digits, named with dashes in workflow ids
+            rows = db.execute(
+                "SELECT workflow_uuid, status, substr(coalesce(error, ''), 1, 300) FROM workflow_status"
+                " WHERE workflow_uuid LIKE ? ORDER BY created_at",
+                (f"%{key}%",),
+            ).fetchall()
+            explained[sid] = [" ".join(str(value) for value in row) for row in rows] or ["no workflow"]
+    with sqlite3.connect(folder / "default.sqlite3") as db:
+        for sid in explained:
+            row = db.execute(
+                "SELECT revision, decision_due, conclusion_due, updated_at FROM subscriptions_dossier"
+                " WHERE subscription_id = ?",
+                (sid,),
+            ).fetchone()
+            explained[sid].append(f"revision, decision_due, conclusion_due, updated_at: {row}")
+    if explained:
+        explained["driver"] = [f"{stage}: {n}" for stage, n in driver.items()]
+    return explained
+
+
 def check(run: ChaosRun, count: int) -> None:
     assert len(run.dossiers) == count  # none lost, none opened twice by a replayed request
-    assert run.inconsistent == []
+    assert run.inconsistent == [], run.explained
     assert run.duplicates == 0
     assert run.lost == []
     assert run.unpublished == 0  # every event reached the bus

@@ -28,7 +28,7 @@ from souscription.subscriptions import paperwork, services, workflows
 from souscription.subscriptions.api import DossierStatusOut
 from souscription.subscriptions.models import DecisionRecord, Dossier, DossierEvent
 from souscription.underwriting import services as underwriting
-from souscription.underwriting.models import ContractCopy, DecisionTrace, HealthDeclaration
+from souscription.underwriting.models import ContractCopy, DecisionTrace, HealthDeclaration, RiskEstimate
 from tests.integration.conftest import signed_in
 
 pytestmark = [
@@ -504,6 +504,27 @@ def test_a_complete_dossier_whose_quote_never_started_is_decided_by_the_sweeper(
     row.refresh_from_db()
     assert (row.stage, row.decision_due) == ("priced", None)
     assert workflows.start_undecided_quotes(timezone.now(), None) == 0
+
+
+def test_an_estimate_whose_workflow_never_started_is_applied_by_the_sweeper() -> None:
+    """The estimateur's request recorded the estimate in Legal, then the process died before starting the workflow
+    that applies it (kill -9): the task is closed, so nobody would act again; the sweeper starts the workflow."""
+    applicant = Applicant("prevoyance_individuelle")
+    referred = applicant.answer_all(HEALTH)
+    investigator, _ = staff("investigator")
+    report = {"findings": "Questionnaire complété par téléphone."}
+    reported = post(investigator, f"/underwriting/tasks/{referred['tasks'][0]['id']}/report", report).json()["status"]
+    estimation = next(t for t in reported["tasks"] if t["kind"] == "estimation")
+    _estimator, user = staff("estimator")
+    estimate = underwriting.Estimate("aggravated", 15, ("Sports aériens",), "approve", "Surprime de 15 %.")
+    task_id = uuid.UUID(estimation["id"])
+    underwriting.record_estimate(task_id=task_id, estimator_id=user.pk, estimate=estimate, at=timezone.now())
+    assert workflows.start_undecided_quotes(timezone.now(), None) == 0  # too recent: its request may still run
+    RiskEstimate.objects.filter(id=task_id).update(decided_at=timezone.now() - timedelta(minutes=1))
+    assert workflows.start_undecided_quotes(timezone.now(), None) == 1
+    assert DBOS.retrieve_workflow(f"estimate:{task_id}").get_result() == "underwritten"
+    assert applicant.status()["stage"] == "underwritten"
+    assert workflows.start_undecided_quotes(timezone.now(), None) == 0  # the workflow took it: not started again
 
 
 def test_the_decide_step_replayed_after_it_committed_gives_the_same_outcome() -> None:

@@ -248,20 +248,26 @@ def open_underwriting(subscription_id: str, revision: int) -> None:
 @workflows.scheduled(name="start_undecided_quotes", cron="*/15 * * * * *")
 @DBOS.workflow()
 def start_undecided_quotes(scheduled_time: datetime, context: Any) -> int:
-    """The outbox of the quote workflows: a step that completed a dossier's answers commits `decision_due` with
-    them; if the process died before starting the workflow, this starts it (its id makes a second start a no-op)."""
-    undecided, unconcluded = due_workflows(scheduled_time.isoformat())
+    """The outbox of the workflows a request starts after committing: a step that completed a dossier's answers
+    commits `decision_due` with them, an acceptance `conclusion_due`, an estimate Legal's `workflow_due`; if the
+    process died before starting the workflow, this starts it (its id makes a second start a no-op)."""
+    undecided, unconcluded, estimated = due_workflows(scheduled_time.isoformat())
     for dossier_id, subscription_id, revision in undecided:
         start(f"quote:{dossier_id}:r{revision}", quote_dossier, subscription_id, revision)
     for dossier_id, subscription_id, revision in unconcluded:
         start(f"conclude:{dossier_id}:r{revision}", conclude, subscription_id)
-    return len(undecided) + len(unconcluded)
+    for task_id in estimated:
+        start(f"estimate:{task_id}", apply_estimate, task_id)
+    return len(undecided) + len(unconcluded) + len(estimated)
 
 
 @workflows.step()
-def due_workflows(now: str) -> tuple[list[tuple[str, str, int]], list[tuple[str, str, int]]]:
+def due_workflows(now: str) -> tuple[list[tuple[str, str, int]], list[tuple[str, str, int]], list[str]]:
+    """What the sweeper starts: complete revisions not yet quoted, accepted offers not yet concluded, estimates
+    recorded in Legal but not yet applied (the estimateur's request died before starting the workflow)."""
     older_than = datetime.fromisoformat(now) - timedelta(seconds=10)
-    return services.undecided(older_than=older_than), services.unconcluded(older_than=older_than)
+    estimated = [str(task_id) for task_id in underwriting.estimates_due(older_than=older_than)]
+    return services.undecided(older_than=older_than), services.unconcluded(older_than=older_than), estimated
 
 
 # -- underwriting decisions ------------------------------------------------------------------------------------
@@ -286,6 +292,7 @@ def estimate_terms(task_id: str) -> dict[str, Any]:
     found = health_products.estimate_of_task(uuid.UUID(task_id))
     if found is None:
         raise RuntimeError(f"task {task_id}: no estimate recorded")
+    underwriting.estimate_taken(uuid.UUID(task_id))  # this workflow runs: the sweeper need not start it
     subscription_id, _estimator, estimate = found
     row, _dossier = services.load(subscription_id)
     version = services.product_version(row)

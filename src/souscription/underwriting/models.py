@@ -95,6 +95,9 @@ class RiskEstimate(models.Model):
     decision = models.CharField(_("décision"), max_length=24, choices=Decision.choices)
     note = models.TextField(_("motivation"))
     decided_at = models.DateTimeField(_("décidé le"))
+    # The outbox of the `apply_estimate` workflow: set with the estimate, cleared once the workflow runs; if the
+    # estimateur's request died in between, the platform's sweeper starts it.
+    workflow_due = models.BooleanField(default=False, db_index=True)
 
     class Meta:
         verbose_name = _("estimation du risque")

@@ -16,6 +16,7 @@ from souscription.audit.context import Actor, record_action
 from souscription.audit.domain import Action
 from souscription.kernel.errors import Conflict, NotFound, PermissionDenied
 from souscription.platform import prepared
+from souscription.platform.databases import without_flush
 from souscription.platform.encryption.store import FieldCipher
 from souscription.underwriting.models import (
     ContractCopy,
@@ -288,6 +289,7 @@ def record_estimate(*, task_id: uuid.UUID, estimator_id: int, estimate: Estimate
             decision=estimate.decision,
             note=estimate.note,
             decided_at=at,
+            workflow_due=True,
         )
         record_action(
             database=DATABASE,
@@ -297,6 +299,20 @@ def record_estimate(*, task_id: uuid.UUID, estimator_id: int, estimate: Estimate
             details={"subscription_id": current_task.subscription_id, "decision": estimate.decision},
             actor=_staff(estimator_id, "estimator"),
         )
+
+
+def estimates_due(*, older_than: datetime, limit: int = 100) -> list[uuid.UUID]:
+    """Estimates recorded before `older_than` whose workflow never took them (the request died after recording):
+    their task ids, oldest first."""
+    rows = RiskEstimate.objects.filter(workflow_due=True, decided_at__lt=older_than).order_by("decided_at")
+    return list(rows.values_list("id", flat=True)[:limit])
+
+
+def estimate_taken(task_id: uuid.UUID) -> None:
+    """The estimate's workflow runs: the sweeper need not start it. Not flushed to disk: if a power cut loses it,
+    the sweeper starts the workflow again, and its id makes that start a no-op."""
+    with without_flush(DATABASE), transaction.atomic(using=DATABASE):
+        RiskEstimate.objects.filter(id=task_id, workflow_due=True).update(workflow_due=False)
 
 
 def latest_estimate(subscription_id: str) -> Estimate | None:
