@@ -15,6 +15,7 @@ import pytest
 from django.db import connections, transaction
 
 from souscription.platform.embedded_sqlite3.base import gate_path, gates_held, qmark_style
+from souscription.platform.embedded_sqlite3.workflow_gate import GatedConnection
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True, databases="__all__")]
 
@@ -144,3 +145,19 @@ def test_queries_are_converted_as_django_converts_them_placeholders_and_literal_
         assert cursor.fetchone() == (12, "EUR")
         cursor.execute("SELECT 'sans paramètre %%'")  # Django leaves a query without parameters as written
         assert cursor.fetchone() == ("sans paramètre %%",)
+
+
+@pytest.mark.usefixtures("workflow_runtime")
+def test_the_embedded_workflow_database_writers_queue_at_its_gate_too() -> None:
+    """DBOS's own SQLite connections are the gated ones (`workflow_gate`), the gate next to its database file."""
+    from dbos._dbos import _get_dbos_instance
+
+    engine = _get_dbos_instance()._sys_db.engine
+    with engine.connect() as connection:
+        dbapi = connection.connection.dbapi_connection
+        assert isinstance(dbapi, GatedConnection)
+        connection.exec_driver_sql("INSERT INTO dbos_migrations (version) VALUES (-1)")
+        assert os.path.exists(gate_path(engine.url.database or ""))
+        assert gates_held() == 1
+        connection.rollback()
+    assert gates_held() == 0

@@ -29,6 +29,7 @@ from django.utils.module_loading import autodiscover_modules
 
 from souscription import __version__
 from souscription.configuration import Environment
+from souscription.platform.embedded_sqlite3.workflow_gate import GatedConnection
 from souscription.platform.executor_lock import ExecutorLock
 
 P = ParamSpec("P")
@@ -54,7 +55,8 @@ def dbos_config(env: Environment, *, executor_id: str | None = None) -> DBOSConf
     }
     if env.workflow_database_url.startswith("sqlite"):
         # A file has no server to lose: the pool's ping before each checkout was one statement more per step.
-        config["db_engine_kwargs"] = {"pool_pre_ping": False}
+        # Its writers queue at the database's gate rather than in SQLite's busy handler (`workflow_gate`).
+        config["db_engine_kwargs"] = {"pool_pre_ping": False, "connect_args": {"factory": GatedConnection}}
     return config
 
 

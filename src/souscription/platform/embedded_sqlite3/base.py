@@ -46,12 +46,20 @@ def gates_held() -> int:
     return int(getattr(_held, "count", 0))
 
 
+def held_one_more() -> None:
+    _held.count = gates_held() + 1
+
+
+def held_one_less() -> None:
+    _held.count = max(gates_held() - 1, 0)
+
+
 POLL_FIRST, POLL_LONGEST = 0.0001, 0.001
 """While the gate is held, it is tried again after 0.1 ms, then twice as long each time up to 1 ms (SQLite's busy
 handler: 1, 2, 5, 10, 15, 20, 25 ms...)."""
 
 
-def _wait_for(descriptor: int, *, seconds: float) -> bool:
+def wait_for(descriptor: int, *, seconds: float) -> bool:
     """Take the gate's lock, trying until `seconds` have passed; False if it stayed held all along.
 
     A blocking `flock` would be woken the moment the lock is given back, but it cannot be given a time limit, and a
@@ -131,14 +139,14 @@ class DatabaseWrapper(base.DatabaseWrapper):
             # A file object, not a bare descriptor: a thread that ends without closing its connection (they live
             # as long as their thread) leaves it to the garbage collector, which closes it and frees the lock.
             self._gate = open(gate_path(self.settings_dict["NAME"]), "ab")  # noqa: SIM115 - kept open, see above
-        if not _wait_for(self._gate.fileno(), seconds=float(self.settings_dict["OPTIONS"].get("timeout", 5))):
+        if not wait_for(self._gate.fileno(), seconds=float(self.settings_dict["OPTIONS"].get("timeout", 5))):
             return  # held too long (a stopped process?): no place in the queue, SQLite's own lock and timeout rule
         self._gate_locked = True
-        _held.count = gates_held() + 1
+        held_one_more()
 
     def _leave_gate(self) -> None:
         if not self._gate_locked or self._gate is None:
             return
         self._gate_locked = False
-        _held.count = max(gates_held() - 1, 0)
+        held_one_less()
         fcntl.flock(self._gate.fileno(), fcntl.LOCK_UN)
