@@ -543,3 +543,37 @@ def test_the_decide_step_replayed_after_it_committed_gives_the_same_outcome() ->
         k: first[k] for k in ("stage", "referred", "total_cents", "currency", "health")
     }
     assert DecisionRecord.objects.filter(dossier__subscription_id=applicant.sid, name="pricing").count() == 1
+
+
+def test_the_quote_step_run_again_after_it_committed_carries_on_to_the_same_stage() -> None:
+    """kill -9 after the quote step committed (decided, offered, priced) but before DBOS recorded it: DBOS runs the
+    step again, which finds each part done and ends at the same stage, with one decision and one offer."""
+    applicant = Applicant("garantie_automobile")
+    for step in ("vehicle", "driver", "contact"):
+        prefix = STEPS["garantie_automobile"][step]
+        applicant.post(f"/steps/{step}", {"answers": {k: v for k, v in CAR.items() if k.startswith(prefix)}})
+    billing_answers = {k: v for k, v in CAR.items() if k.startswith("billing.")}
+    _complete, revised = services.submit_step(applicant.sid, "billing", billing_answers, now=timezone.now())
+    assert workflows.quote(applicant.sid, revised.revision) == "priced"
+    assert workflows.quote(applicant.sid, revised.revision) == "priced"
+    assert applicant.status()["stage"] == "priced"
+    assert DecisionRecord.objects.filter(dossier__subscription_id=applicant.sid, name="pricing").count() == 1
+    assert Offer.objects.filter(subscription_id=applicant.sid).count() == 1
+
+
+def test_a_referred_quote_run_again_after_it_committed_still_opens_the_investigation() -> None:
+    """The same after a referral: the dossier is referred when the step runs again, which must still open the
+    enquêteur's task (once), not take the referred dossier for a newer revision's."""
+    applicant = Applicant("prevoyance_individuelle")
+    applicant.give_health_consent()
+    steps = list(STEPS["prevoyance_individuelle"].items())
+    for step, prefix in steps[:-1]:
+        applicant.post(f"/steps/{step}", {"answers": {k: v for k, v in HEALTH.items() if k.startswith(prefix)}})
+    last, prefix = steps[-1]
+    last_answers = {k: v for k, v in HEALTH.items() if k.startswith(prefix)}
+    _complete, revised = services.submit_step(applicant.sid, last, last_answers, now=timezone.now())
+    outcome = workflows.decide(applicant.sid, revised.revision)
+    workflows.price_and_refer(applicant.sid, revised.revision, outcome)  # the step died before opening the task
+    assert applicant.status()["stage"] == "referred"
+    assert workflows.quote(applicant.sid, revised.revision) == "referred"
+    assert [task.kind for task in underwriting.tasks_of(applicant.sid)] == ["investigation"]

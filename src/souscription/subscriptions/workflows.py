@@ -50,6 +50,8 @@ DATABASE = services.DATABASE
 __all__ = ["outbox"]  # imported for its relay loop, started with DBOS
 INVESTIGATION_DAYS, ESTIMATION_DAYS, CONTRACT_DAYS = 5, 3, 2
 """Due dates of the underwriting tasks, in calendar days from their opening (seed 003's service levels)."""
+_DECIDED = {Stage.VALIDATED, Stage.PRICED, Stage.REFERRED}
+"""The stages a revision has once `decide` validated it (until the applicant accepts, or an estimate)."""
 
 
 # -- quoting: decide, price, refer -----------------------------------------------------------------------------
@@ -57,6 +59,14 @@ INVESTIGATION_DAYS, ESTIMATION_DAYS, CONTRACT_DAYS = 5, 3, 2
 
 @DBOS.workflow()
 def quote_dossier(subscription_id: str, revision: int) -> str:
+    return quote(subscription_id, revision)
+
+
+@workflows.step()
+def quote(subscription_id: str, revision: int) -> str:
+    """Decide, issue the offer, price, and open the underwriting of a referred dossier: one step, since each part
+    finds what an earlier run of it committed (the step run again after a kill -9 carries on from there), and
+    each step costs the workflow database a check and a record. The workflow database keeps only the stage."""
     outcome = decide(subscription_id, revision)
     if outcome["stage"] != Stage.VALIDATED:
         return str(outcome["stage"])
@@ -70,14 +80,13 @@ def quote_dossier(subscription_id: str, revision: int) -> str:
     return stage
 
 
-@workflows.step()
 def decide(subscription_id: str, revision: int) -> dict[str, Any]:
     """Completeness, eligibility, price and referral, each recorded with its trace; validated or declined.
 
     The answers are gathered and the rules run before the dossier's write lock is taken: a revision's answers do not
     change (an edit makes a new revision, which is checked again under the lock), and every other writer of the
-    dossier database would wait while they run. What it returns is kept by DBOS in the workflow database: amounts
-    and flags only, never a reason or a factor."""
+    dossier database would wait while they run. A revision already decided (validated, priced or referred: the
+    step ran before and the process died) gets the same outcome again, rebuilt from the recorded decisions."""
     now = timezone.now()
     row, dossier = services.load(subscription_id)
     evaluated = _evaluate(row, now) if row.revision == revision and dossier.stage is Stage.DRAFT else None
@@ -86,7 +95,7 @@ def decide(subscription_id: str, revision: int) -> dict[str, Any]:
         if row.decision_due is not None and row.decision_due <= revision:
             row.decision_due = None  # this workflow runs: the sweeper need not start it
             prepared.update_all(row, fields=("decision_due",))
-        if row.revision == revision and dossier.stage is Stage.VALIDATED:
+        if row.revision == revision and dossier.stage in _DECIDED:
             return _decided_before(row, revision, now)  # this step committed, then the process died: same outcome
         if row.revision != revision or dossier.stage is not Stage.DRAFT:
             return {"stage": "superseded"}
@@ -200,7 +209,6 @@ def issue_offer(subscription_id: str, revision: int, adjustment_pct: int, valid_
     sales.issue_offer(_terms(subscription_id, revision, breakdown, until), document=pdf, at=now)
 
 
-@workflows.step()
 def price_and_refer(subscription_id: str, revision: int, outcome: dict[str, Any]) -> str:
     now = timezone.now()
     with transaction.atomic(using=DATABASE):
@@ -222,7 +230,6 @@ def price_and_refer(subscription_id: str, revision: int, outcome: dict[str, Any]
     return dossier.stage.value
 
 
-@workflows.step()
 def open_underwriting(subscription_id: str, revision: int) -> None:
     """Legal: an investigation for the enquêteur; straight to estimation when a report already exists (the
     applicant answered an information request). The task carries the referral's reasons, read from the decision."""
