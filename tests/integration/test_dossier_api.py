@@ -577,3 +577,16 @@ def test_a_referred_quote_run_again_after_it_committed_still_opens_the_investiga
     assert applicant.status()["stage"] == "referred"
     assert workflows.quote(applicant.sid, revised.revision) == "referred"
     assert [task.kind for task in underwriting.tasks_of(applicant.sid)] == ["investigation"]
+
+
+def test_the_contract_step_run_again_after_it_committed_keeps_one_drafted_contract_and_the_stage() -> None:
+    """kill -9 after the contract step committed (offer accepted, contract drafted, sent for signature) but before
+    DBOS recorded it: the step run again finds the drafted copy kept and the dossier awaiting its signature."""
+    applicant = awaiting_signature()
+    drafted = ContractCopy.objects.get(subscription_id=applicant.sid, kind="drafted")
+    assert workflows.contract_after_acceptance(applicant.sid) == "awaiting_signature"
+    assert list(ContractCopy.objects.filter(subscription_id=applicant.sid).values_list("sha256", flat=True)) == [
+        drafted.sha256
+    ]
+    assert applicant.status()["stage"] == "awaiting_signature"
+    assert Offer.objects.get(subscription_id=applicant.sid).status == "accepted"

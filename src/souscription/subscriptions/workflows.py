@@ -424,12 +424,18 @@ def _referral_reasons(row: Any, revision: int) -> list[str]:
 def conclude(subscription_id: str) -> str:
     """After acceptance: a straight-through contract is drafted by the platform and sent for signature; a
     referred dossier's contract goes to the juriste's queue."""
-    referred = mark_accepted(subscription_id)
-    if referred:
+    return signature_requested(subscription_id, contract_after_acceptance(subscription_id))
+
+
+@workflows.step()
+def contract_after_acceptance(subscription_id: str) -> str:
+    """The offer marked accepted, then the juriste's task (referred) or the contract drafted and sent: one step,
+    each part finding what an earlier run committed (the drafted copy is kept once, the stage moves once)."""
+    if mark_accepted(subscription_id):
         open_contract_task(subscription_id)
         return Stage.ACCEPTED.value
     draft_contract(subscription_id, "")
-    return signature_requested(subscription_id, send_for_signature(subscription_id, None))
+    return send_for_signature(subscription_id, None)
 
 
 @DBOS.workflow()
@@ -446,7 +452,6 @@ def signature_requested(subscription_id: str, stage: str) -> str:
     return stage
 
 
-@workflows.step()
 def mark_accepted(subscription_id: str) -> bool:
     row, _dossier = services.load(subscription_id)
     if row.offer_id:
@@ -456,7 +461,6 @@ def mark_accepted(subscription_id: str) -> bool:
     return row.referred
 
 
-@workflows.step()
 def open_contract_task(subscription_id: str) -> None:
     now = timezone.now()
     row, _dossier = services.load(subscription_id)
