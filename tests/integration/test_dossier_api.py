@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from dbos import DBOS
+from django.db import OperationalError
 from django.test import Client
 from django.utils import timezone
 
@@ -21,6 +22,7 @@ from souscription.billing import services as billing
 from souscription.consents.domain import Purpose
 from souscription.consents.domain import current_text as consent_text
 from souscription.identity.models import User
+from souscription.platform import workflows as platform_workflows
 from souscription.platform.models import IdempotencyRecord
 from souscription.sales.models import Offer
 from souscription.simulation import signature_code_in_inbox
@@ -590,3 +592,38 @@ def test_the_contract_step_run_again_after_it_committed_keeps_one_drafted_contra
     ]
     assert applicant.status()["stage"] == "awaiting_signature"
     assert Offer.objects.get(subscription_id=applicant.sid).status == "accepted"
+
+
+def test_a_step_that_meets_a_transient_database_fault_is_tried_again_and_the_workflow_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The database locked past its timeout (or a server connection lost) once, in the middle of the quote: the
+    step is tried again, not left in error with the dossier stuck in draft (the sweeper's start would be a no-op)."""
+    applicant = Applicant("garantie_automobile")
+    for step in ("vehicle", "driver", "contact"):
+        prefix = STEPS["garantie_automobile"][step]
+        applicant.post(f"/steps/{step}", {"answers": {k: v for k, v in CAR.items() if k.startswith(prefix)}})
+    billing_answers = {k: v for k, v in CAR.items() if k.startswith("billing.")}
+    _complete, revised = services.submit_step(applicant.sid, "billing", billing_answers, now=timezone.now())
+    decide, faults = workflows.decide, []
+
+    def locked_once(subscription_id: str, revision: int) -> dict[str, Any]:
+        if not faults:
+            faults.append("locked")
+            raise OperationalError("database is locked")
+        return decide(subscription_id, revision)
+
+    monkeypatch.setattr(workflows, "decide", locked_once)
+    row = Dossier.objects.get(subscription_id=applicant.sid)
+    handle = workflows.start(
+        f"quote:{row.id}:r{revised.revision}", workflows.quote_dossier, applicant.sid, revised.revision
+    )
+    assert handle.get_result() == "priced"
+    assert faults == ["locked"]
+
+
+def test_a_schema_or_query_error_is_not_taken_for_a_transient_fault() -> None:
+    assert platform_workflows.transient_database_fault(OperationalError("database is locked"))
+    assert platform_workflows.transient_database_fault(OperationalError("server closed the connection unexpectedly"))
+    assert not platform_workflows.transient_database_fault(OperationalError("no such table: subscriptions_dossier"))
+    assert not platform_workflows.transient_database_fault(RuntimeError("SUB-2026-000001: accepted without an offer"))

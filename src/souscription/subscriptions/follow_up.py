@@ -143,6 +143,6 @@ def erase_ticket_at_vendor(vendor_ticket_id: str, *, key: str) -> None:
     ticketing.erase_ticket(vendor_ticket_id, key=key)
 
 
-@workflows.step(retries_allowed=True, max_attempts=5)  # a database busy for a moment must not end it in error
+@workflows.step()  # a database busy for a moment must not end it in error: retried, as every step
 def erased_at_vendor(vendor_ticket_id: str) -> None:
     follow_ups.vendor_erasure_done(vendor_ticket_id)
