@@ -487,9 +487,9 @@ def test_signature_codes_are_limited_per_dossier_and_hour() -> None:
     assert int(flooded["Retry-After"]) > 3000
 
 
-def test_a_complete_dossier_whose_quote_never_started_is_decided_by_the_sweeper() -> None:
-    """The process died between committing the last step and starting the quote workflow (kill -9): the step left
-    `decision_due`, and the scheduled sweeper starts the workflow."""
+def car_form_completed_without_its_workflow() -> tuple[Applicant, services.Revised]:
+    """A car dossier whose last step was kept by the service, as the request does, but whose quote workflow was
+    not started (the process died in between, or the test runs the steps itself)."""
     applicant = Applicant("garantie_automobile")
     for step in ("vehicle", "driver", "contact"):
         prefix = STEPS["garantie_automobile"][step]
@@ -497,6 +497,13 @@ def test_a_complete_dossier_whose_quote_never_started_is_decided_by_the_sweeper(
     billing_answers = {k: v for k, v in CAR.items() if k.startswith("billing.")}
     complete, revised = services.submit_step(applicant.sid, "billing", billing_answers, now=timezone.now())
     assert complete
+    return applicant, revised
+
+
+def test_a_complete_dossier_whose_quote_never_started_is_decided_by_the_sweeper() -> None:
+    """The process died between committing the last step and starting the quote workflow (kill -9): the step left
+    `decision_due`, and the scheduled sweeper starts the workflow."""
+    applicant, revised = car_form_completed_without_its_workflow()
     row = Dossier.objects.get(subscription_id=applicant.sid)
     assert (row.stage, row.decision_due) == ("draft", revised.revision)
     assert workflows.start_undecided_quotes(timezone.now(), None) == 0  # too recent: its request may still run
@@ -532,12 +539,7 @@ def test_an_estimate_whose_workflow_never_started_is_applied_by_the_sweeper() ->
 def test_the_decide_step_replayed_after_it_committed_gives_the_same_outcome() -> None:
     """kill -9 after `decide` committed but before DBOS recorded its output: DBOS runs it again, and it must carry
     the workflow on (priced), not take its own effect for a newer revision's."""
-    applicant = Applicant("garantie_automobile")
-    for step in ("vehicle", "driver", "contact"):
-        prefix = STEPS["garantie_automobile"][step]
-        applicant.post(f"/steps/{step}", {"answers": {k: v for k, v in CAR.items() if k.startswith(prefix)}})
-    billing_answers = {k: v for k, v in CAR.items() if k.startswith("billing.")}
-    _complete, revised = services.submit_step(applicant.sid, "billing", billing_answers, now=timezone.now())
+    applicant, revised = car_form_completed_without_its_workflow()
     first = workflows.decide(applicant.sid, revised.revision)
     assert first["stage"] == "validated"
     again = workflows.decide(applicant.sid, revised.revision)
@@ -550,12 +552,7 @@ def test_the_decide_step_replayed_after_it_committed_gives_the_same_outcome() ->
 def test_the_quote_step_run_again_after_it_committed_carries_on_to_the_same_stage() -> None:
     """kill -9 after the quote step committed (decided, offered, priced) but before DBOS recorded it: DBOS runs the
     step again, which finds each part done and ends at the same stage, with one decision and one offer."""
-    applicant = Applicant("garantie_automobile")
-    for step in ("vehicle", "driver", "contact"):
-        prefix = STEPS["garantie_automobile"][step]
-        applicant.post(f"/steps/{step}", {"answers": {k: v for k, v in CAR.items() if k.startswith(prefix)}})
-    billing_answers = {k: v for k, v in CAR.items() if k.startswith("billing.")}
-    _complete, revised = services.submit_step(applicant.sid, "billing", billing_answers, now=timezone.now())
+    applicant, revised = car_form_completed_without_its_workflow()
     assert workflows.quote(applicant.sid, revised.revision) == "priced"
     assert workflows.quote(applicant.sid, revised.revision) == "priced"
     assert applicant.status()["stage"] == "priced"
@@ -599,12 +596,7 @@ def test_a_step_that_meets_a_transient_database_fault_is_tried_again_and_the_wor
 ) -> None:
     """The database locked past its timeout (or a server connection lost) once, in the middle of the quote: the
     step is tried again, not left in error with the dossier stuck in draft (the sweeper's start would be a no-op)."""
-    applicant = Applicant("garantie_automobile")
-    for step in ("vehicle", "driver", "contact"):
-        prefix = STEPS["garantie_automobile"][step]
-        applicant.post(f"/steps/{step}", {"answers": {k: v for k, v in CAR.items() if k.startswith(prefix)}})
-    billing_answers = {k: v for k, v in CAR.items() if k.startswith("billing.")}
-    _complete, revised = services.submit_step(applicant.sid, "billing", billing_answers, now=timezone.now())
+    applicant, revised = car_form_completed_without_its_workflow()
     decide, faults = workflows.decide, []
 
     def locked_once(subscription_id: str, revision: int) -> dict[str, Any]:
