@@ -536,6 +536,23 @@ def test_an_estimate_whose_workflow_never_started_is_applied_by_the_sweeper() ->
     assert workflows.start_undecided_quotes(timezone.now(), None) == 0  # the workflow took it: not started again
 
 
+def test_a_withdrawal_whose_workflow_never_started_has_its_open_tasks_cancelled_by_the_sweeper() -> None:
+    """The applicant withdrew a referred dossier, then the process died before `after_withdrawal` started: the
+    enquêteur's task would stay in the queue for a dossier nobody pursues; the sweeper starts the workflow."""
+    applicant = Applicant("prevoyance_individuelle")
+    referred = applicant.answer_all(HEALTH)
+    assert [task["status"] for task in referred["tasks"]] == ["open"]
+    services.withdraw(applicant.sid, reason="Offre concurrente retenue", now=timezone.now())
+    assert workflows.start_undecided_quotes(timezone.now(), None) == 0  # too recent: its request may still run
+    row = Dossier.objects.get(subscription_id=applicant.sid)
+    Dossier.objects.filter(pk=row.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
+    assert workflows.start_undecided_quotes(timezone.now(), None) == 1
+    DBOS.retrieve_workflow(f"withdrawn:{row.id}").get_result()
+    assert [task.status for task in underwriting.tasks_of(applicant.sid)] == ["cancelled"]
+    assert applicant.status()["stage"] == "withdrawn"
+    assert workflows.start_undecided_quotes(timezone.now(), None) == 0  # the workflow took it: not started again
+
+
 def test_the_decide_step_replayed_after_it_committed_gives_the_same_outcome() -> None:
     """kill -9 after `decide` committed but before DBOS recorded its output: DBOS runs it again, and it must carry
     the workflow on (priced), not take its own effect for a newer revision's."""

@@ -68,6 +68,9 @@ class Dossier(models.Model):
     decision_due = models.PositiveIntegerField(null=True, blank=True, db_index=True)
     # The same for the acceptance: the revision whose accepted offer waits for its `conclude` workflow.
     conclusion_due = models.PositiveIntegerField(null=True, blank=True, db_index=True)
+    # And for the withdrawal: the revision withdrawn, whose `after_withdrawal` workflow (open tasks cancelled, the
+    # vendor's signature request too) has not yet run.
+    withdrawal_due = models.PositiveIntegerField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 

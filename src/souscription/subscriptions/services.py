@@ -320,11 +320,16 @@ def unconcluded(*, older_than: datetime, limit: int = 100) -> list[tuple[str, st
     return _due("conclusion_due", older_than, limit)
 
 
-def clear_conclusion_due(dossier_pk: uuid.UUID) -> None:
-    """Not flushed to disk: if a power cut loses it, the sweeper starts the `conclude` workflow again, and its id
-    makes that start a no-op."""
+def unwithdrawn(*, older_than: datetime, limit: int = 100) -> list[tuple[str, str, int]]:
+    """Withdrawn dossiers whose `after_withdrawal` workflow never started, as `undecided`."""
+    return _due("withdrawal_due", older_than, limit)
+
+
+def clear_due(dossier_pk: uuid.UUID, field: str) -> None:
+    """The workflow a flag waits for runs. Not flushed to disk: if a power cut loses it, the sweeper starts the
+    workflow again, and its id makes that start a no-op."""
     with without_flush(DATABASE), transaction.atomic(using=DATABASE):
-        prepared.update_where(DossierRow, where={"id": dossier_pk}, values={"conclusion_due": None}, using=DATABASE)
+        prepared.update_where(DossierRow, where={"id": dossier_pk}, values={field: None}, using=DATABASE)
 
 
 def _due(field: str, older_than: datetime, limit: int) -> list[tuple[str, str, int]]:
@@ -389,6 +394,7 @@ def withdraw(subscription_id: str, *, reason: str, now: datetime) -> Revised:
         row, dossier = load(subscription_id, for_update=True)
         dossier.withdraw(reason, now=now)
         row.closing_reason = reason
+        row.withdrawal_due = row.revision
         save(row, dossier, now=now)
         record_action(
             database=DATABASE,

@@ -256,25 +256,33 @@ def open_underwriting(subscription_id: str, revision: int) -> None:
 @DBOS.workflow()
 def start_undecided_quotes(scheduled_time: datetime, context: Any) -> int:
     """The outbox of the workflows a request starts after committing: a step that completed a dossier's answers
-    commits `decision_due` with them, an acceptance `conclusion_due`, an estimate Legal's `workflow_due`; if the
-    process died before starting the workflow, this starts it (its id makes a second start a no-op)."""
-    undecided, unconcluded, estimated = due_workflows(scheduled_time.isoformat())
-    for dossier_id, subscription_id, revision in undecided:
+    commits `decision_due` with them, an acceptance `conclusion_due`, a withdrawal `withdrawal_due`, an estimate
+    Legal's `workflow_due`; if the process died before starting the workflow, this starts it (its id makes a second
+    start a no-op)."""
+    due = due_workflows(scheduled_time.isoformat())
+    for dossier_id, subscription_id, revision in due["undecided"]:
         start(f"quote:{dossier_id}:r{revision}", quote_dossier, subscription_id, revision)
-    for dossier_id, subscription_id, revision in unconcluded:
+    for dossier_id, subscription_id, revision in due["unconcluded"]:
         start(f"conclude:{dossier_id}:r{revision}", conclude, subscription_id)
-    for task_id in estimated:
+    for task_id in due["estimated"]:
         start(f"estimate:{task_id}", apply_estimate, task_id)
-    return len(undecided) + len(unconcluded) + len(estimated)
+    for dossier_id, subscription_id, _revision in due["withdrawn"]:
+        start(f"withdrawn:{dossier_id}", after_withdrawal, subscription_id)
+    return sum(len(started) for started in due.values())
 
 
 @workflows.step()
-def due_workflows(now: str) -> tuple[list[tuple[str, str, int]], list[tuple[str, str, int]], list[str]]:
+def due_workflows(now: str) -> dict[str, list[Any]]:
     """What the sweeper starts: complete revisions not yet quoted, accepted offers not yet concluded, estimates
-    recorded in Legal but not yet applied (the estimateur's request died before starting the workflow)."""
+    recorded in Legal but not yet applied (the estimateur's request died before starting the workflow), withdrawn
+    dossiers whose open tasks and signature request were not yet cancelled."""
     older_than = datetime.fromisoformat(now) - timedelta(seconds=10)
-    estimated = [str(task_id) for task_id in underwriting.estimates_due(older_than=older_than)]
-    return services.undecided(older_than=older_than), services.unconcluded(older_than=older_than), estimated
+    return {
+        "undecided": services.undecided(older_than=older_than),
+        "unconcluded": services.unconcluded(older_than=older_than),
+        "estimated": [str(task_id) for task_id in underwriting.estimates_due(older_than=older_than)],
+        "withdrawn": services.unwithdrawn(older_than=older_than),
+    }
 
 
 # -- underwriting decisions ------------------------------------------------------------------------------------
@@ -457,7 +465,7 @@ def mark_accepted(subscription_id: str) -> bool:
     if row.offer_id:
         sales.mark_offer_accepted(row.offer_id)
     if row.conclusion_due is not None:  # this workflow runs: the sweeper need not start it
-        services.clear_conclusion_due(row.pk)
+        services.clear_due(row.pk, "conclusion_due")
     return row.referred
 
 
@@ -688,6 +696,9 @@ def after_withdrawal(subscription_id: str) -> None:
 
 @workflows.step()
 def cancel_underwriting(subscription_id: str) -> None:
+    row, _dossier = services.load(subscription_id)
+    if row.withdrawal_due is not None:  # this workflow runs: the sweeper need not start it
+        services.clear_due(row.pk, "withdrawal_due")
     underwriting.cancel_open_tasks(subscription_id, at=timezone.now())
 
 
