@@ -46,14 +46,6 @@ def gates_held() -> int:
     return int(getattr(_held, "count", 0))
 
 
-def held_one_more() -> None:
-    _held.count = gates_held() + 1
-
-
-def held_one_less() -> None:
-    _held.count = max(gates_held() - 1, 0)
-
-
 POLL_FIRST, POLL_LONGEST = 0.0001, 0.001
 """While the gate is held, it is tried again after 0.1 ms, then twice as long each time up to 1 ms (SQLite's busy
 handler: 1, 2, 5, 10, 15, 20, 25 ms...)."""
@@ -81,6 +73,42 @@ def gate_path(database_name: str | os.PathLike[str]) -> str:
     return f"{os.fspath(database_name)}-writers"
 
 
+class Gate:
+    """One connection's place at a database's gate: entered before its first write, left when its transaction
+    ends, however it ends."""
+
+    def __init__(self, database_name: str | os.PathLike[str]) -> None:
+        self._path = gate_path(database_name)
+        self._file: BinaryIO | None = None  # the lock file, opened at the first transaction
+        self.locked = False
+
+    def enter(self, *, seconds: float) -> None:
+        """Wait for the gate (`seconds` at most); not when this thread already holds one, which could deadlock."""
+        if self.locked or gates_held() > 0:
+            return
+        if self._file is None:
+            # A file object, not a bare descriptor: a thread that ends without closing its connection (they live
+            # as long as their thread) leaves it to the garbage collector, which closes it and frees the lock.
+            self._file = open(self._path, "ab")  # noqa: SIM115 - kept open, see above
+        if not wait_for(self._file.fileno(), seconds=seconds):
+            return  # held too long (a stopped process?): no place in the queue, SQLite's own lock and timeout rule
+        self.locked = True
+        _held.count = gates_held() + 1
+
+    def leave(self) -> None:
+        if not self.locked or self._file is None:
+            return
+        self.locked = False
+        _held.count = max(gates_held() - 1, 0)
+        fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        self.leave()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
 @functools.lru_cache(maxsize=CONVERTED_QUERIES)
 def qmark_style(query: str) -> str:
     """Django's conversion of a "format" style query (`%s`, `%%`) to SQLite's "qmark" style (`?`, `%`)."""
@@ -97,8 +125,7 @@ class SQLiteCursorWrapper(base.SQLiteCursorWrapper):
 class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._gate: BinaryIO | None = None  # the lock file, opened at the first transaction
-        self._gate_locked = False
+        self._gate: Gate | None = None
 
     def create_cursor(self, name: str | None = None) -> SQLiteCursorWrapper:
         return self.connection.cursor(factory=SQLiteCursorWrapper)  # type: ignore[no-any-return]
@@ -127,26 +154,17 @@ class DatabaseWrapper(base.DatabaseWrapper):
         try:
             super()._close()  # type: ignore[misc]
         finally:
-            self._leave_gate()
             if self._gate is not None:
                 self._gate.close()
                 self._gate = None
 
     def _pass_gate(self) -> None:
-        if self._gate_locked or gates_held() > 0 or self.is_in_memory_db():
+        if self.is_in_memory_db():
             return
         if self._gate is None:
-            # A file object, not a bare descriptor: a thread that ends without closing its connection (they live
-            # as long as their thread) leaves it to the garbage collector, which closes it and frees the lock.
-            self._gate = open(gate_path(self.settings_dict["NAME"]), "ab")  # noqa: SIM115 - kept open, see above
-        if not wait_for(self._gate.fileno(), seconds=float(self.settings_dict["OPTIONS"].get("timeout", 5))):
-            return  # held too long (a stopped process?): no place in the queue, SQLite's own lock and timeout rule
-        self._gate_locked = True
-        held_one_more()
+            self._gate = Gate(self.settings_dict["NAME"])
+        self._gate.enter(seconds=float(self.settings_dict["OPTIONS"].get("timeout", 5)))
 
     def _leave_gate(self) -> None:
-        if not self._gate_locked or self._gate is None:
-            return
-        self._gate_locked = False
-        held_one_less()
-        fcntl.flock(self._gate.fileno(), fcntl.LOCK_UN)
+        if self._gate is not None:
+            self._gate.leave()

@@ -15,9 +15,8 @@ workflow started inside a Django transaction) does not wait at this one."""
 
 from __future__ import annotations
 
-import fcntl
 import sqlite3
-from typing import Any, BinaryIO
+from typing import Any
 
 from souscription.platform.embedded_sqlite3 import base
 
@@ -62,9 +61,8 @@ class GatedCursor(sqlite3.Cursor):
 class GatedConnection(sqlite3.Connection):
     def __init__(self, database: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(database, *args, **kwargs)
-        self._gate_file_name = _file_of(database)
-        self._gate: BinaryIO | None = None
-        self._gate_locked = False
+        name = _file_of(database)
+        self._gate = base.Gate(name) if name is not None else None
 
     def cursor(self, factory: Any = GatedCursor) -> Any:
         return super().cursor(factory)
@@ -85,24 +83,13 @@ class GatedConnection(sqlite3.Connection):
         try:
             super().close()
         finally:
-            self.leave_gate()
             if self._gate is not None:
                 self._gate.close()
-                self._gate = None
 
     def pass_gate(self) -> None:
-        if self._gate_locked or self._gate_file_name is None or base.gates_held() > 0:
-            return
-        if self._gate is None:
-            self._gate = open(base.gate_path(self._gate_file_name), "ab")  # noqa: SIM115 - kept open, closed with it
-        if not base.wait_for(self._gate.fileno(), seconds=GATE_SECONDS):
-            return  # held too long: SQLite's own lock and busy timeout decide, as without the gate
-        self._gate_locked = True
-        base.held_one_more()
+        if self._gate is not None:
+            self._gate.enter(seconds=GATE_SECONDS)
 
     def leave_gate(self) -> None:
-        if not self._gate_locked or self._gate is None:
-            return
-        self._gate_locked = False
-        base.held_one_less()
-        fcntl.flock(self._gate.fileno(), fcntl.LOCK_UN)
+        if self._gate is not None:
+            self._gate.leave()
