@@ -6,6 +6,7 @@ run in this process's DBOS runtime (`workflow_runtime`), so what is asserted is 
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import uuid
 from datetime import timedelta
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 from dbos import DBOS
+from django.core.management import CommandError, call_command
 from django.db import OperationalError
 from django.test import Client
 from django.utils import timezone
@@ -636,3 +638,34 @@ def test_a_schema_or_query_error_is_not_taken_for_a_transient_fault() -> None:
     assert platform_workflows.transient_database_fault(OperationalError("server closed the connection unexpectedly"))
     assert not platform_workflows.transient_database_fault(OperationalError("no such table: subscriptions_dossier"))
     assert not platform_workflows.transient_database_fault(RuntimeError("SUB-2026-000001: accepted without an offer"))
+
+
+def test_a_workflow_ended_in_error_is_listed_and_resumed_once_its_cause_is_fixed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fault trying again does not get past (here a bug: the rules engine raises) ends the quote in error, the
+    dossier in draft; `souscription workflows failed` lists it by its id and class of error, never its message,
+    and once the cause is fixed, `resume` carries the dossier on from the last recorded step."""
+    applicant, revised = car_form_completed_without_its_workflow()
+    decide = workflows.decide
+
+    def broken(subscription_id: str, revision: int) -> dict[str, Any]:
+        raise KeyError("billing.frequency")
+
+    monkeypatch.setattr(workflows, "decide", broken)
+    row = Dossier.objects.get(subscription_id=applicant.sid)
+    workflow_id = f"quote:{row.id}:r{revised.revision}"
+    with pytest.raises(KeyError):
+        workflows.start(workflow_id, workflows.quote_dossier, applicant.sid, revised.revision).get_result()
+    listed = io.StringIO()
+    call_command("workflows", "failed", stdout=listed)
+    assert f"{workflow_id}\tquote_dossier\t" in listed.getvalue()
+    assert listed.getvalue().rstrip().endswith("\tKeyError")
+    assert "billing.frequency" not in listed.getvalue()
+
+    monkeypatch.setattr(workflows, "decide", decide)
+    call_command("workflows", "resume", workflow_id, stdout=io.StringIO())
+    assert DBOS.retrieve_workflow(workflow_id).get_result() == "priced"
+    assert applicant.status()["stage"] == "priced"
+    with pytest.raises(CommandError, match=workflow_id):
+        call_command("workflows", "resume", workflow_id, stdout=io.StringIO())

@@ -18,12 +18,15 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import structlog
-from dbos import DBOS, DBOSConfig
+from dbos import DBOS, DBOSClient, DBOSConfig
 from django.db import InterfaceError, OperationalError, connections
 from django.utils.module_loading import autodiscover_modules
 
@@ -165,6 +168,69 @@ def describe() -> str:
     if not _state["launched"]:
         return "non démarré (souscription serve ou souscription worker le démarre)"
     return f"exécuteur {_state['executor_id']} sur {_state['url']}"
+
+
+@dataclass(frozen=True)
+class FailedWorkflow:
+    workflow_id: str
+    name: str
+    failed_at: datetime | None
+    error: str
+    """The exception's class only: its message may quote what the step read (an answer, an address)."""
+
+
+def failed(*, limit: int = 100) -> list[FailedWorkflow]:
+    """Workflows ended in error, the latest first: a fault that trying again did not get past (a bug, a schema
+    error); each waits for a person, who fixes the cause and resumes it (`resume`)."""
+    with _system() as system:
+        if system is None:
+            return []
+        statuses = system.list_workflows(status=["ERROR"], limit=limit, sort_desc=True, load_input=False)
+    return [
+        FailedWorkflow(
+            workflow_id=status.workflow_id,
+            name=status.name,
+            failed_at=datetime.fromtimestamp(status.updated_at / 1000, tz=UTC) if status.updated_at else None,
+            error=type(status.error).__name__ if status.error is not None else "",
+        )
+        for status in statuses
+    ]
+
+
+def resume(workflow_ids: list[str]) -> list[str]:
+    """Run the workflows ended in error again from the step that failed, under the same id (DBOS's rewind: the
+    steps before keep their recorded results; a running `serve` or `worker` takes them); returns the ids that are
+    not in error, left alone."""
+    with _system() as system:
+        if system is None:
+            return list(workflow_ids)
+        found = {status.workflow_id for status in system.list_workflows(workflow_ids=workflow_ids, status=["ERROR"])}
+        for workflow_id in workflow_ids:
+            if workflow_id in found:
+                steps = system.list_workflow_steps(workflow_id)
+                failed_step = next((step["function_id"] for step in steps if step.get("error") is not None), None)
+                system.rewind_workflow(workflow_id, start_step=failed_step)
+    return [workflow_id for workflow_id in workflow_ids if workflow_id not in found]
+
+
+@contextmanager
+def _system() -> Iterator[Any]:
+    """DBOS itself in a process that launched it, else a client of the workflow database (the command line);
+    None when no workflow ever ran (an embedded workflow database not created yet)."""
+    if is_running():
+        yield DBOS
+        return
+    from django.conf import settings
+
+    url = settings.SOUSCRIPTION.workflow_database_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        yield None  # the client would create an empty file, without DBOS's tables
+        return
+    client = DBOSClient(system_database_url=url)
+    try:
+        yield client
+    finally:
+        client.destroy()
 
 
 def releases_connections(function: Callable[P, R]) -> Callable[P, R]:
