@@ -17,6 +17,8 @@ Commandes de la plateforme :
   checkconfig    Affiche la configuration effective et vérifie les bases.
   audit          Journal d'audit inviolable : vérifie, exporte une période, scelle, clé publique.
   gdpr           RGPD : export des données d'un client, effacement, durées de conservation.
+  connectors     Connecteurs : santé des fournisseurs, appels en attente ou refusés, relance.
+  workflows      Workflows en erreur, et leur reprise à l'étape en échec une fois la cause corrigée.
 
 Exemples :
   souscription migrate && souscription demo && souscription serve
