@@ -190,7 +190,7 @@ def chaos_run(
         duplicates=duplicates,
         lost=lost,
         inconsistent=inconsistent,
-        explained=explain(folder, dossiers, {sid for sid, _stage in inconsistent}),
+        explained=explain(folder, dossiers, {sid for sid, _stage in inconsistent}, driver),
         unpublished=int(unpublished[0]),
         consumed=(int(consumed[0]), int(consumed[1])),
         followed=sum(1 for _id, name in events if name.removeprefix("subscriptions.") in CRM_EVENTS),
@@ -200,11 +200,12 @@ def chaos_run(
     )
 
 
-def explain(folder: Path, dossiers: list[tuple[str, ...]], sids: set[str]) -> dict[str, list[str]]:
+def explain(
+    folder: Path, dossiers: list[tuple[str, ...]], sids: set[str], driver: Counter[str]
+) -> dict[str, list[str]]:
     """What the workflow database knows of each inconsistent dossier: its workflows (id, status, error) and what the
     driver last saw, so that a failure says where the dossier stopped."""
     explained: dict[str, list[str]] = {}
-    driver = Counter(json.loads((folder / "result.json").read_text()))
     with sqlite3.connect(folder / "workflows.sqlite3") as db:
         for dossier_id, sid, *_rest in dossiers:
             if sid not in sids:

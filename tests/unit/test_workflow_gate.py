@@ -16,8 +16,10 @@ from souscription.platform.embedded_sqlite3 import base
 from souscription.platform.embedded_sqlite3.workflow_gate import GatedConnection
 
 
-def connect(path: Path) -> GatedConnection:
-    connection = sqlite3.connect(path, factory=GatedConnection, isolation_level="IMMEDIATE", check_same_thread=False)
+def connect(path: Path, *, busy_timeout: float = 5.0) -> GatedConnection:
+    connection = sqlite3.connect(
+        path, factory=GatedConnection, isolation_level="IMMEDIATE", check_same_thread=False, timeout=busy_timeout
+    )
     assert isinstance(connection, GatedConnection)
     return connection
 
@@ -74,7 +76,8 @@ def test_a_write_that_fails_before_its_transaction_began_gives_the_gate_back(dat
 
 
 def test_a_writer_behind_the_holder_enters_once_it_commits_and_sees_its_write(database: Path) -> None:
-    first, second = connect(database), connect(database)
+    # No busy wait for the second: without the gate its write would fail at once with "database is locked".
+    first, second = connect(database), connect(database, busy_timeout=0)
     first.cursor().execute("INSERT INTO operation_outputs VALUES ('quote:1', 1)")
     entered = threading.Event()
 

@@ -27,6 +27,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import structlog
 from dbos import DBOS, DBOSClient, DBOSConfig
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
 from django.utils.module_loading import autodiscover_modules
 
@@ -220,8 +221,6 @@ def _system() -> Iterator[Any]:
     if is_running():
         yield DBOS
         return
-    from django.conf import settings
-
     url = settings.SOUSCRIPTION.workflow_database_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         yield None  # the client would create an empty file, without DBOS's tables
